@@ -1,0 +1,53 @@
+// The narrow surface the setup web server sees of the platform: it never touches tokens or the SDK.
+// The platform implements it; tests of the web layer can implement it with the emulator behind it.
+
+export type LockView = 'locked' | 'unlocked' | 'unknown' | 'not-available';
+
+export interface VehicleStatusView {
+  vehicleId: string;
+  userId: string;
+  name: string;
+  make: string;
+  model: string;
+  year: number;
+  permissions: string[];
+  lock: LockView;
+  /** 0-100; EV/PHEV battery, or fuel for ICE (see `levelSource`). */
+  level?: number;
+  levelSource?: 'battery' | 'fuel';
+  charging?: 'CHARGING' | 'FULLY_CHARGED' | 'NOT_CHARGING';
+  pluggedIn?: boolean;
+  /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
+  lastRefreshAt?: number;
+  dataAt?: number;
+  nextRefreshAt?: number;
+  requestsUsed?: number;
+  requestBudget?: number;
+  /** Things the owner must act on, written for the owner ("Grant read_charge by re-connecting"). */
+  problems: string[];
+}
+
+export interface UserStatusView {
+  userId: string;
+  /** Smartcar refused this user's tokens: the owner must run Connect again. */
+  needsReauth: boolean;
+  problem?: string;
+  vehicles: VehicleStatusView[];
+}
+
+export interface ConnectedVehicle {
+  id: string;
+  name: string;
+}
+
+export interface SetupHost {
+  /** The Smartcar Connect URL for this state (built by the SDK's AuthClient.getAuthUrl). */
+  authUrl(state: string): string;
+  /** Exchange the code, store the tokens, discover the vehicles and register their accessories. */
+  completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }>;
+  status(): UserStatusView[];
+  /** Disconnect one vehicle (Smartcar DELETE /application) and remove its accessory. */
+  disconnect(vehicleId: string): Promise<void>;
+  /** Ask for a refresh as soon as the budget allows; undefined vehicleId means every vehicle. */
+  refreshNow(vehicleId?: string): Promise<void>;
+}
