@@ -1,0 +1,241 @@
+// The setup pages as server-rendered HTML: no scripts, no external assets, one inline style block
+// allowed by the per-response CSP nonce. Every Smartcar-provided string goes through `html`.
+import { Html, html, type HtmlValue } from './html.js';
+import type { UserStatusView, VehicleStatusView } from './host.js';
+
+const STYLE = `
+:root { color-scheme: light dark; --fg: #1c1c1e; --muted: #6e6e73; --bg: #f2f2f7; --card: #fff; --accent: #0a66d8;
+  --ok: #1f7a35; --warn: #9a5b00; --bad: #b3261e; --line: #d1d1d6; }
+@media (prefers-color-scheme: dark) { :root { --fg: #f2f2f7; --muted: #a1a1a6; --bg: #000; --card: #1c1c1e;
+  --accent: #4c9aff; --ok: #5fd27a; --warn: #ffb340; --bad: #ff6b61; --line: #3a3a3c; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.45 -apple-system, system-ui, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 42rem; margin: 0 auto; padding: 1rem; }
+h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
+h2 { font-size: 1.2rem; margin: 0 0 .25rem; }
+h3 { font-size: 1rem; margin: 1rem 0 .25rem; }
+p { margin: .5rem 0; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 1rem; margin: 0 0 1rem; }
+.muted { color: var(--muted); font-size: .9rem; }
+.banner { border-radius: 12px; padding: .75rem 1rem; margin: 0 0 1rem; border: 1px solid; }
+.banner.ok { color: var(--ok); border-color: var(--ok); }
+.banner.warn { color: var(--warn); border-color: var(--warn); }
+.banner.bad { color: var(--bad); border-color: var(--bad); }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .75rem 0; }
+dt { color: var(--muted); }
+dd { margin: 0; }
+ul { margin: .25rem 0; padding-left: 1.25rem; }
+.problems li { color: var(--warn); }
+.actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .75rem; }
+form { margin: 0; }
+.button, button { display: inline-block; font: inherit; font-weight: 600; padding: .6rem 1rem; border-radius: 10px;
+  border: 1px solid var(--accent); background: var(--accent); color: #fff; text-decoration: none; cursor: pointer; }
+.button.secondary, button.secondary { background: transparent; color: var(--accent); }
+button.danger { background: var(--bad); border-color: var(--bad); }
+input[type=text], input[type=url] { width: 100%; font: inherit; padding: .6rem; border-radius: 10px;
+  border: 1px solid var(--line); background: var(--bg); color: var(--fg); margin: .5rem 0; }
+code { overflow-wrap: anywhere; }
+details summary { cursor: pointer; color: var(--accent); }
+`;
+
+// STYLE is our own constant, so it goes in unescaped (the quotes in font names must survive).
+const STYLE_HTML = new Html(STYLE);
+
+export function layout(options: { title: string; nonce: string; body: HtmlValue }): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${options.title} · Homebridge Smartcar</title>
+<style nonce="${options.nonce}">${STYLE_HTML}</style>
+</head>
+<body><main>
+${options.body}
+</main></body>
+</html>
+`;
+}
+
+export interface Banner {
+  kind: 'ok' | 'warn' | 'bad';
+  text: string;
+}
+
+export interface StatusPageModel {
+  users: UserStatusView[];
+  csrf: string;
+  redirectUri: string;
+  now: number;
+  banner?: Banner;
+}
+
+export function statusPage(model: StatusPageModel): Html {
+  const vehicleCount = model.users.reduce((n, u) => n + u.vehicles.length, 0);
+  const needsAction = model.users.filter((u) => u.needsReauth);
+  return html`
+<h1>Smartcar vehicles</h1>
+${model.banner ? bannerHtml(model.banner) : ''}
+${needsAction.map((u) => html`<div class="banner bad" role="alert">
+  <strong>Connect again:</strong> ${u.problem ?? 'Smartcar no longer accepts the authorization for this account.'}
+  Its vehicles stay in Home but stop updating until you connect again.
+  <div class="actions"><a class="button" href="/connect">Connect again</a></div>
+</div>`)}
+${vehicleCount === 0
+    ? html`<div class="card"><p>No vehicle is connected yet.</p>
+  <p>Connect one: you will sign in with your carmaker's account on Smartcar's page and choose which vehicles Homebridge may see.</p></div>`
+    : model.users.map((u) => userHtml(u, model))}
+<div class="actions">
+  <a class="button" id="connect" href="/connect">Connect a vehicle</a>
+  ${vehicleCount > 1 ? html`<form method="post" action="/refresh">
+    <input type="hidden" name="csrf" value="${model.csrf}">
+    <button class="secondary" type="submit">Refresh all now</button></form>` : ''}
+</div>
+${pasteHtml(model)}
+`;
+}
+
+function bannerHtml(banner: Banner): Html {
+  return html`<div class="banner ${banner.kind}" role="status" id="banner">${banner.text}</div>`;
+}
+
+function userHtml(user: UserStatusView, model: StatusPageModel): Html {
+  return html`<section aria-label="Smartcar account">
+<p class="muted">Smartcar account ${user.userId}</p>
+${user.vehicles.length === 0 ? html`<div class="card"><p>No vehicle of this account is shared with Homebridge.</p></div>` : ''}
+${user.vehicles.map((v) => vehicleHtml(v, model))}
+</section>`;
+}
+
+function vehicleHtml(v: VehicleStatusView, model: StatusPageModel): Html {
+  const title = [v.year > 0 ? String(v.year) : '', v.make, v.model].filter((s) => s !== '').join(' ');
+  return html`<article class="card vehicle" data-vehicle-id="${v.vehicleId}">
+<h2>${v.name}</h2>
+${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
+${v.problems.length > 0 ? html`<ul class="problems">${v.problems.map((p) => html`<li>${p}</li>`)}</ul>` : ''}
+<dl>
+  <dt>Doors</dt><dd class="lock">${lockText(v)}</dd>
+  <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
+  ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
+  ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
+  <dt>Last refresh</dt><dd>${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
+  ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd>${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
+  ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd>${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
+  ${v.requestsUsed !== undefined && v.requestBudget !== undefined
+    ? html`<dt>Requests</dt><dd>${v.requestsUsed} of ${v.requestBudget} this month</dd>` : ''}
+</dl>
+<details><summary>Permissions (${v.permissions.length})</summary>
+<ul class="permissions">${v.permissions.map((p) => html`<li><code>${p}</code></li>`)}</ul></details>
+<div class="actions">
+  <form method="post" action="/vehicles/${encodeURIComponent(v.vehicleId)}/refresh">
+    <input type="hidden" name="csrf" value="${model.csrf}">
+    <button class="secondary" type="submit">Refresh now</button>
+  </form>
+  <a class="button secondary" href="/vehicles/${encodeURIComponent(v.vehicleId)}/disconnect">Disconnect…</a>
+</div>
+</article>`;
+}
+
+function pasteHtml(model: StatusPageModel): Html {
+  return html`<details class="card" id="paste-help"${isLocalhostUri(model.redirectUri) ? html` open` : ''}>
+<summary>Approved on Smartcar but the page did not load?</summary>
+<p>After you approve, Smartcar sends your browser to <code>${model.redirectUri}</code>. Smartcar only
+allows plain <code>http://</code> addresses for <code>localhost</code>, so when this browser is not running on the
+Homebridge machine that page fails to load ("can't connect"). That is expected: copy the whole address from the
+address bar and paste it here.</p>
+<form method="post" action="/paste">
+  <input type="hidden" name="csrf" value="${model.csrf}">
+  <label for="pasted-url">Address of the page that did not load</label>
+  <input type="text" id="pasted-url" name="url" inputmode="url" autocomplete="off" autocapitalize="off" spellcheck="false" required
+    placeholder="${model.redirectUri}?code=…&amp;state=…">
+  <button type="submit" id="paste-submit">Finish connecting</button>
+</form>
+</details>`;
+}
+
+function isLocalhostUri(uri: string): boolean {
+  try {
+    const host = new URL(uri).hostname;
+    return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+function lockText(v: VehicleStatusView): string {
+  switch (v.lock) {
+    case 'locked':
+      return 'locked';
+    case 'unlocked':
+      return 'unlocked';
+    case 'not-available':
+      return 'not available for this car';
+    default:
+      return 'unknown';
+  }
+}
+
+function chargingText(state: NonNullable<VehicleStatusView['charging']>): string {
+  switch (state) {
+    case 'CHARGING':
+      return 'charging';
+    case 'FULLY_CHARGED':
+      return 'fully charged';
+    default:
+      return 'not charging';
+  }
+}
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** "just now", "5 minutes ago", "in 2 hours": how a person says it, rounded down. */
+export function relativeTime(at: number, now: number): string {
+  const delta = now - at;
+  const abs = Math.abs(delta);
+  if (abs < 45 * SECOND_MS) {
+    return 'just now';
+  }
+  const [count, unit] = abs < HOUR_MS
+    ? [Math.max(1, Math.round(abs / MINUTE_MS)), 'minute']
+    : abs < DAY_MS
+      ? [Math.floor(abs / HOUR_MS), 'hour']
+      : [Math.floor(abs / DAY_MS), 'day'];
+  const words = `${count} ${unit}${count === 1 ? '' : 's'}`;
+  return delta >= 0 ? `${words} ago` : `in ${words}`;
+}
+
+export function confirmDisconnectPage(options: { vehicle: VehicleStatusView; csrf: string }): Html {
+  const v = options.vehicle;
+  return html`
+<h1>Disconnect ${v.name}?</h1>
+<div class="card">
+<p>Homebridge stops reading and controlling this vehicle: Smartcar revokes its access, and the accessory disappears
+from the Home app (with its automations and scenes).</p>
+<p>You can connect it again at any time.</p>
+<div class="actions">
+  <form method="post" action="/vehicles/${encodeURIComponent(v.vehicleId)}/disconnect">
+    <input type="hidden" name="csrf" value="${options.csrf}">
+    <button class="danger" type="submit" id="confirm-disconnect">Disconnect</button>
+  </form>
+  <a class="button secondary" href="/">Cancel</a>
+</div>
+</div>`;
+}
+
+/** A page that explains something went wrong and what to do; `detail` is optional upstream text. */
+export function messagePage(options: { heading: string; paragraphs: string[]; detail?: string; action?: 'connect' | 'home' }): Html {
+  return html`
+<h1>${options.heading}</h1>
+<div class="card" id="message">
+${options.paragraphs.map((p) => html`<p>${p}</p>`)}
+${options.detail !== undefined && options.detail !== '' ? html`<p class="muted">Smartcar said: ${options.detail}</p>` : ''}
+<div class="actions">
+  ${options.action === 'connect' ? html`<a class="button" href="/connect">Try again</a>` : ''}
+  <a class="button${options.action === 'connect' ? ' secondary' : ''}" href="/">Back to the setup page</a>
+</div>
+</div>`;
+}

@@ -1,0 +1,316 @@
+// The setup page's routes: status, Connect round trip (callback and paste fallback), refresh and
+// disconnect. It talks only to SetupHost; every state-changing request is a POST carrying the page's
+// CSRF token, and every failure ends in a readable page rather than a crash.
+import { randomBytes } from 'node:crypto';
+
+import express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logging } from 'homebridge';
+
+import { explainConnectError, parsePastedAddress, readConnectAnswer } from './connect-answer.js';
+import type { HtmlValue } from './html.js';
+import type { SetupHost, VehicleStatusView } from './host.js';
+import type { TokenStore } from './oauth-state.js';
+import { confirmDisconnectPage, layout, messagePage, statusPage, type Banner } from './pages.js';
+
+export interface RouteOptions {
+  host: SetupHost;
+  log: Logging;
+  redirectUri: string;
+  callbackPath: string;
+  states: TokenStore;
+  csrf: TokenStore;
+  now: () => number;
+}
+
+// A pasted address, a CSRF token and a few bytes of form overhead; anything bigger is not ours.
+const FORM_LIMIT = '8kb';
+const FORM_FIELDS_LIMIT = 10;
+
+export function createApp(options: RouteOptions): express.Express {
+  const { host, log, states, csrf } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  // We read Connect's answer with URLSearchParams ourselves; no route needs express's parsed query.
+  app.set('query parser', false);
+
+  app.use(securityHeaders);
+  app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: FORM_FIELDS_LIMIT }));
+
+  // Registered first so a redirect URI of `/` still reaches it; anything else there falls through.
+  app.get(options.callbackPath, handle(async (req, res, next) => {
+    const params = queryOf(req);
+    if (options.callbackPath === '/' && !params.has('code') && !params.has('error') && !params.has('state')) {
+      next();
+      return;
+    }
+    await finishConnect(params, res);
+  }));
+
+  app.get('/', (req, res) => {
+    const users = host.status();
+    page(res, 200, 'Vehicles', statusPage({
+      users,
+      csrf: csrf.issue(),
+      redirectUri: options.redirectUri,
+      now: options.now(),
+      banner: bannerFor(queryOf(req)),
+    }));
+  });
+
+  app.get('/connect', (_req, res) => {
+    const url = host.authUrl(states.issue());
+    res.redirect(302, url);
+  });
+
+  app.post('/paste', requireCsrf, handle(async (req, res) => {
+    const params = parsePastedAddress(formField(req, 'url') ?? '');
+    if (params === undefined) {
+      page(res, 400, 'Not a Smartcar address', messagePage({
+        heading: 'That is not the address we need',
+        paragraphs: ['Paste the whole address from the address bar of the page that did not load after you approved on Smartcar. It contains "code=" and "state=".'],
+      }));
+      return;
+    }
+    await finishConnect(params, res);
+  }));
+
+  app.post('/refresh', requireCsrf, handle(async (_req, res) => {
+    await refresh(res, undefined, 'the vehicles');
+  }));
+
+  app.post('/vehicles/:id/refresh', requireCsrf, handle(async (req, res) => {
+    const vehicle = findVehicle(req, res);
+    if (vehicle === undefined) {
+      return;
+    }
+    await refresh(res, vehicle.vehicleId, vehicle.name);
+  }));
+
+  app.get('/vehicles/:id/disconnect', (req, res) => {
+    const vehicle = findVehicle(req, res);
+    if (vehicle !== undefined) {
+      page(res, 200, `Disconnect ${vehicle.name}`, confirmDisconnectPage({ vehicle, csrf: csrf.issue() }));
+    }
+  });
+
+  app.post('/vehicles/:id/disconnect', requireCsrf, handle(async (req, res) => {
+    const vehicle = findVehicle(req, res);
+    if (vehicle === undefined) {
+      return;
+    }
+    try {
+      await host.disconnect(vehicle.vehicleId);
+    } catch (err) {
+      log.error(`Disconnecting ${oneLine(vehicle.name)} failed: ${oneLine(messageOf(err))}`);
+      page(res, 502, 'Disconnect failed', messagePage({
+        heading: `${vehicle.name} was not disconnected`,
+        paragraphs: ['Smartcar did not confirm the disconnection. Try again in a minute; the Homebridge log has the details.'],
+        detail: messageOf(err),
+      }));
+      return;
+    }
+    log.info(`Disconnected ${oneLine(vehicle.name)}`);
+    res.redirect(303, '/?disconnected=1');
+  }));
+
+  // Browsers ask for it on every page; a quiet empty answer keeps the 404 path for real mistakes.
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
+
+  app.use((_req, res) => {
+    page(res, 404, 'Not found', messagePage({ heading: 'There is no such page', paragraphs: ['The setup page lives at the address below.'] }));
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(err);
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    if (status < 500) {
+      // body-parser and the router refuse malformed input with 4xx errors: the client's mistake, not ours.
+      log.debug(`Setup page refused ${req.method} ${oneLine(req.path)}: ${status} ${oneLine(messageOf(err))}`);
+      page(res, status, 'Bad request', messagePage({ heading: 'That request could not be understood', paragraphs: ['Go back to the setup page and try again.'] }));
+      return;
+    }
+    log.error(`Setup page failed on ${req.method} ${oneLine(req.path)}: ${oneLine(messageOf(err))}`);
+    page(res, 500, 'Error', messagePage({ heading: 'Something went wrong', paragraphs: ['The setup page hit an error; the Homebridge log has the details. Your vehicles in Home are not affected.'] }));
+  });
+
+  /** The shared end of the callback and the paste form: the same state check, the same outcomes. */
+  async function finishConnect(params: URLSearchParams, res: Response): Promise<void> {
+    const answer = readConnectAnswer(params);
+    if (answer.kind === 'malformed') {
+      page(res, 400, 'Not a Smartcar answer', messagePage({
+        heading: 'That is not an answer from Smartcar',
+        paragraphs: [`It cannot be used: ${answer.reason}. Nothing was connected.`],
+        action: 'connect',
+      }));
+      return;
+    }
+    // Redeeming first spends the state whatever happens next, so no answer can be replayed.
+    const stateOk = states.redeem(answer.state);
+    if (answer.kind === 'error') {
+      log.warn(`Smartcar Connect ended without connecting a vehicle (${oneLine(answer.error)})`);
+      const explanation = explainConnectError(answer.error, stateOk ? answer.extra : '', options.redirectUri);
+      page(res, 400, explanation.heading, messagePage({
+        heading: explanation.heading,
+        paragraphs: explanation.paragraphs,
+        // Smartcar's own words only when the answer belongs to a Connect round trip we started.
+        detail: stateOk ? answer.description : undefined,
+        action: explanation.retry ? 'connect' : 'home',
+      }));
+      return;
+    }
+    if (!stateOk) {
+      log.warn('Setup page refused a Smartcar answer with an unknown, used or expired state; nothing was stored');
+      page(res, 400, 'Link expired', messagePage({
+        heading: 'This Smartcar answer cannot be used',
+        paragraphs: ['It does not belong to a connection started from this setup page in the last 10 minutes, or it was already used. Nothing was stored.',
+          'Start again with "Connect a vehicle".'],
+        action: 'connect',
+      }));
+      return;
+    }
+    let connected: Awaited<ReturnType<SetupHost['completeAuthorization']>>;
+    try {
+      connected = await host.completeAuthorization(answer.code);
+    } catch (err) {
+      // Smartcar's "Invalid code: <code>." would otherwise put the code in the log and the page.
+      const detail = messageOf(err).split(answer.code).join('[code]');
+      log.error(`Connecting a vehicle failed: ${oneLine(detail)}`);
+      page(res, 502, 'Connecting failed', messagePage({
+        heading: 'Smartcar did not complete the connection',
+        paragraphs: ['Homebridge could not finish connecting with Smartcar, so nothing changed. Start again with "Connect a vehicle"; the Homebridge log has the details.'],
+        detail,
+        action: 'connect',
+      }));
+      return;
+    }
+    const names = connected.vehicles.map((v) => oneLine(v.name));
+    log.info(`Connected ${plural(names.length, 'vehicle')}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
+    res.redirect(303, `/?connected=${names.length}`);
+  }
+
+  async function refresh(res: Response, vehicleId: string | undefined, what: string): Promise<void> {
+    try {
+      await host.refreshNow(vehicleId);
+    } catch (err) {
+      log.warn(`Refreshing ${oneLine(what)} failed: ${oneLine(messageOf(err))}`);
+      page(res, 502, 'Refresh failed', messagePage({
+        heading: `Could not refresh ${what}`,
+        paragraphs: ['Smartcar did not answer the refresh. The next scheduled refresh will try again.'],
+        detail: messageOf(err),
+      }));
+      return;
+    }
+    res.redirect(303, '/?refreshed=1');
+  }
+
+  function requireCsrf(req: Request, res: Response, next: NextFunction): void {
+    if (csrf.redeem(formField(req, 'csrf'))) {
+      next();
+      return;
+    }
+    page(res, 403, 'Page expired', messagePage({
+      heading: 'This page has expired',
+      paragraphs: ['For your safety, buttons only work from a recently opened setup page. Open the setup page again and retry.'],
+    }));
+  }
+
+  function findVehicle(req: Request, res: Response): VehicleStatusView | undefined {
+    const id = req.params.id;
+    const vehicle = host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === id);
+    if (vehicle === undefined) {
+      page(res, 404, 'Unknown vehicle', messagePage({ heading: 'That vehicle is not connected', paragraphs: ['It may have been disconnected already.'] }));
+    }
+    return vehicle;
+  }
+
+  return app;
+}
+
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  const nonce = randomBytes(16).toString('base64');
+  res.locals.nonce = nonce;
+  res.set({
+    'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'X-Frame-Options': 'DENY',
+    'X-Content-Type-Options': 'nosniff',
+    // The callback URL carries the authorization code: never let it leave in a Referer.
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Cache-Control': 'no-store',
+  });
+  next();
+}
+
+function page(res: Response, status: number, title: string, body: HtmlValue): void {
+  const nonce = typeof res.locals.nonce === 'string' ? res.locals.nonce : '';
+  res.status(status).type('html').send(layout({ title, nonce, body }).text);
+}
+
+function bannerFor(params: URLSearchParams): Banner | undefined {
+  const connected = params.get('connected');
+  if (connected !== null && /^\d{1,3}$/.test(connected)) {
+    const n = Number(connected);
+    return n === 0
+      ? { kind: 'warn', text: 'Smartcar connected the account but shared no vehicles. Connect again and tick the vehicles to share.' }
+      : { kind: 'ok', text: `Connected ${plural(n, 'vehicle')}. ${n === 1 ? 'It appears' : 'They appear'} in the Home app now.` };
+  }
+  if (params.get('refreshed') === '1') {
+    return { kind: 'ok', text: 'Refresh requested: new values arrive as soon as the request budget allows.' };
+  }
+  if (params.get('disconnected') === '1') {
+    return { kind: 'ok', text: 'Vehicle disconnected and removed from Home.' };
+  }
+  return undefined;
+}
+
+function queryOf(req: Request): URLSearchParams {
+  const at = req.originalUrl.indexOf('?');
+  return new URLSearchParams(at >= 0 ? req.originalUrl.slice(at + 1) : '');
+}
+
+function formField(req: Request, name: string): string | undefined {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null) {
+    return undefined;
+  }
+  const value: unknown = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Express 5 forwards rejections itself, but typed handlers must not hand it a floating promise. */
+function handle(fn: (req: Request, res: Response, next: NextFunction) => Promise<void>): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res, next).catch(next);
+  };
+}
+
+function httpStatusOf(err: unknown): number {
+  if (typeof err === 'object' && err !== null) {
+    const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+    const code = typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : 500;
+    return code >= 400 && code < 600 ? code : 500;
+  }
+  return 500;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Smartcar- and client-provided text goes into the log on one line, without terminal escapes. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 300);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

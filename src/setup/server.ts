@@ -1,0 +1,146 @@
+// The setup web server's lifecycle: listen on the configured port and address, report a busy port
+// in one clear line (the platform carries on without the page), and close every socket on stop so
+// Homebridge shutdown never waits on an idle browser connection.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+
+import type { Logging } from 'homebridge';
+
+import type { SetupHost } from './host.js';
+import { TokenStore } from './oauth-state.js';
+import { createApp } from './routes.js';
+
+export interface SetupServerOptions {
+  port: number;
+  bind: string;
+  /** The redirect URI registered with Smartcar; its path is where Connect's answer arrives. */
+  redirectUri: string;
+  log: Logging;
+  host: SetupHost;
+  /** Clock for state and CSRF expiry and "5 minutes ago"; tests move it. */
+  now?: () => number;
+}
+
+// Smartcar's authorization code itself lives 10 minutes, so a longer state would be useless.
+const STATE_TTL_MS = 10 * 60 * 1000;
+const CSRF_TTL_MS = 60 * 60 * 1000;
+// Enough for every real tab and Connect attempt; spam evicts the oldest instead of growing memory.
+const MAX_PENDING_STATES = 200;
+const MAX_CSRF_TOKENS = 500;
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export class SetupServer {
+  private server: Server | undefined;
+  private readonly callbackPath: string;
+
+  constructor(private readonly options: SetupServerOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.redirectUri);
+    } catch {
+      throw new Error(`redirectUri "${options.redirectUri}" is not an absolute URL (for example http://localhost:8585/callback)`);
+    }
+    this.callbackPath = url.pathname;
+  }
+
+  async start(): Promise<string> {
+    if (this.server !== undefined) {
+      throw new Error('The setup page is already running');
+    }
+    const { port, bind, log } = this.options;
+    const now = this.options.now ?? Date.now;
+    const app = createApp({
+      host: this.options.host,
+      log,
+      redirectUri: this.options.redirectUri,
+      callbackPath: this.callbackPath,
+      states: new TokenStore({ ttlMs: STATE_TTL_MS, maxEntries: MAX_PENDING_STATES, singleUse: true, now }),
+      csrf: new TokenStore({ ttlMs: CSRF_TTL_MS, maxEntries: MAX_CSRF_TOKENS, singleUse: false, now }),
+      now,
+    });
+    const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, app);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host: bind }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      const message = listenFailure(err, port, bind);
+      log.error(message);
+      throw new Error(message, { cause: err });
+    }
+    server.on('error', (err) => {
+      log.error(`Setup page server error: ${err.message}`);
+    });
+    this.server = server;
+
+    const actualPort = (server.address() as AddressInfo).port;
+    log.info(`Setup page: ${pageUrl(displayHost(bind), actualPort)} — open it to connect a vehicle`);
+    return pageUrl(localHost(bind), actualPort);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) {
+      return;
+    }
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => {
+      server.close(() => resolve());
+    });
+    // close() alone waits for keep-alive sockets to time out; shutdown must not.
+    server.closeAllConnections();
+    await closed;
+  }
+}
+
+function listenFailure(err: unknown, port: number, bind: string): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${bind === '' ? '*' : bind}:${port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `Setup page not started: port ${port} is already in use (${where}). Set "setupPort" in the Smartcar platform config to a free port. HomeKit accessories keep working.`;
+    case 'EACCES':
+      return `Setup page not started: no permission to listen on ${where} (ports below 1024 need root). Set "setupPort" to a port above 1024. HomeKit accessories keep working.`;
+    case 'EADDRNOTAVAIL':
+      return `Setup page not started: ${bind} is not an address of this machine. Fix "setupBind" (or remove it to listen on every address). HomeKit accessories keep working.`;
+    default:
+      return `Setup page not started on ${where}: ${err instanceof Error ? err.message : String(err)}. HomeKit accessories keep working.`;
+  }
+}
+
+function isWildcard(bind: string): boolean {
+  return bind === '' || bind === '0.0.0.0' || bind === '::';
+}
+
+/** An address this process can always reach the page at (tests, the returned base URL). */
+function localHost(bind: string): string {
+  return isWildcard(bind) ? '127.0.0.1' : bind;
+}
+
+/** The address an owner on the LAN would type: the machine's first LAN IPv4 when listening everywhere. */
+function displayHost(bind: string): string {
+  if (!isWildcard(bind)) {
+    return bind;
+  }
+  for (const addresses of Object.values(networkInterfaces())) {
+    const lan = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (lan !== undefined) {
+      return lan.address;
+    }
+  }
+  return 'localhost';
+}
+
+function pageUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+}
