@@ -1,9 +1,10 @@
 // The setup web server's lifecycle: listen on the configured port and address, report a busy port
 // in one clear line (the platform carries on without the page), and close every socket on stop so
 // Homebridge shutdown never waits on an idle browser connection.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { Duplex } from 'node:stream';
 
 import type { Logging } from 'homebridge';
 
@@ -64,6 +65,10 @@ export class SetupServer {
     });
     const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, app);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // Node hands CONNECT to a separate event and drops the socket when nobody listens: answer it instead.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
 
     try {
       await new Promise<void>((resolve, reject) => {

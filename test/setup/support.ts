@@ -67,7 +67,7 @@ export function captureLog(): { log: Logging; lines: LogLine[] } {
     debug: at('debug'),
     log: (level: string, message: string) => at(level)(message),
   });
-  return { log: log as unknown as Logging, lines };
+  return { log, lines };
 }
 
 export function sampleUsers(): UserStatusView[] {
