@@ -26,7 +26,8 @@ dt { color: var(--muted); }
 dd { margin: 0; }
 ul { margin: .25rem 0; padding-left: 1.25rem; }
 .problems li { color: var(--warn); }
-.actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .75rem; }
+.actions { display: flex; flex-wrap: wrap; gap: .5rem; margin: .75rem 0; }
+.card .actions { margin-bottom: 0; }
 form { margin: 0; }
 .button, button { display: inline-block; font: inherit; font-weight: 600; padding: .6rem 1rem; border-radius: 10px;
   border: 1px solid var(--accent); background: var(--accent); color: #fff; text-decoration: none; cursor: pointer; }

@@ -1,0 +1,71 @@
+// The status page in real Chromium on a phone-sized viewport: the CSP lets our nonce'd style in and
+// nothing else, nothing overflows sideways, and the refresh and disconnect buttons work by clicking.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type { Browser } from 'playwright-core';
+
+import { sampleUsers, startServer, type Started } from '../setup/support.js';
+import { launchChromium, PHONE_VIEWPORT, screenshot } from './support.js';
+
+describe('status page in Chromium', async () => {
+  const { browser, skip } = await launchChromium();
+  let s: Started;
+
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.server.stop();
+    await browser?.close();
+  });
+
+  it('applies its style under the CSP and fits a phone screen', { skip }, async () => {
+    const users = sampleUsers();
+    users[0]!.vehicles.push({
+      ...users[0]!.vehicles[0]!, vehicleId: 'v-2', name: 'Golf', make: 'VOLKSWAGEN', model: 'e-Golf <GTE>', year: 2019,
+      lock: 'unlocked', level: 18, charging: 'NOT_CHARGING', pluggedIn: false, problems: ['Grant read_charge by connecting again'],
+    });
+    s.host.users = users;
+    const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
+    const violations: string[] = [];
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) {
+        violations.push(msg.text());
+      }
+    });
+    await page.goto(`${s.base}?connected=2`);
+    assert.equal(await page.title(), 'Vehicles · Homebridge Smartcar');
+    assert.equal(await page.locator('article.vehicle').count(), 2);
+    assert.match(await page.locator('#banner').innerText(), /Connected 2 vehicles/);
+    assert.equal(await page.locator('article.vehicle h2').nth(1).innerText(), 'Golf');
+    assert.match(await page.locator('article.vehicle').nth(1).innerText(), /e-Golf <GTE>/);
+    // The stylesheet ran: cards get a radius only from our nonce'd <style>.
+    assert.equal(await page.locator('article.vehicle').first().evaluate((el) => getComputedStyle(el).borderTopLeftRadius), '12px');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
+    assert.deepEqual(violations, []);
+    await screenshot(page, 'status-phone');
+    await page.close();
+  });
+
+  it('"Refresh now" and "Disconnect" work by clicking, with confirmation', { skip }, async () => {
+    s.host.users = sampleUsers();
+    s.host.refreshCalls = [];
+    s.host.disconnectCalls = [];
+    const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
+    await page.goto(s.base);
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await page.waitForURL(/\?refreshed=1$/);
+    assert.deepEqual(s.host.refreshCalls, ['v-1']);
+
+    await page.getByRole('link', { name: 'Disconnect…' }).click();
+    assert.match(await page.locator('h1').innerText(), /Disconnect Model 3\?/);
+    await screenshot(page, 'disconnect-confirm-phone');
+    await page.locator('#confirm-disconnect').click();
+    await page.waitForURL(/\?disconnected=1$/);
+    assert.deepEqual(s.host.disconnectCalls, ['v-1']);
+    assert.match(await page.locator('main').innerText(), /No vehicle is connected yet/);
+    await page.close();
+  });
+});
