@@ -2,6 +2,8 @@
 // disconnect. It talks only to SetupHost; every state-changing request is a POST carrying the page's
 // CSRF token, and every failure ends in a readable page rather than a crash.
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -36,6 +38,18 @@ export function createApp(options: RouteOptions): express.Express {
   app.set('query parser', false);
 
   app.use(securityHeaders);
+  app.use((req, res, next) => {
+    if (isLocalHostHeader(req.headers.host, options.redirectUri)) {
+      next();
+      return;
+    }
+    // A public name resolving to this LAN address is a DNS-rebinding page driving the owner's browser.
+    log.debug(`Setup page refused a request for host ${oneLine(req.headers.host ?? '')}`);
+    page(res, 403, 'Unknown address', messagePage({
+      heading: 'Open the setup page by its local address',
+      paragraphs: ['For safety the setup page only answers to local names: the Homebridge machine\'s IP address, localhost, its .local name, or the host of the configured redirect URI.'],
+    }));
+  });
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: FORM_FIELDS_LIMIT }));
 
   // Registered first so a redirect URI of `/` still reaches it; anything else there falls through.
@@ -247,6 +261,35 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
     'Cache-Control': 'no-store',
   });
   next();
+}
+
+/**
+ * Names a browser on the LAN uses for Homebridge: IP literals, localhost, single-label and local-only
+ * suffixes, the redirect URI's host and this machine's name. A public domain is never one of them.
+ */
+export function isLocalHostHeader(hostHeader: string | undefined, redirectUri: string): boolean {
+  if (hostHeader === undefined || hostHeader === '') {
+    return false;
+  }
+  let name: string;
+  try {
+    name = new URL(`http://${hostHeader}/`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (name.startsWith('[') || isIP(name) !== 0 || !name.includes('.')) {
+    return true;
+  }
+  if (/\.(localhost|local|lan|home|internal|home\.arpa)$/.test(name)) {
+    return true;
+  }
+  let redirectHost = '';
+  try {
+    redirectHost = new URL(redirectUri).hostname.toLowerCase();
+  } catch {
+    // The server refuses such a redirect URI at construction.
+  }
+  return name === redirectHost || name === hostname().toLowerCase();
 }
 
 function page(res: Response, status: number, title: string, body: HtmlValue): void {

@@ -90,6 +90,12 @@ export class SetupServer {
 
     const actualPort = (server.address() as AddressInfo).port;
     log.info(`Setup page: ${pageUrl(displayHost(bind), actualPort)} — open it to connect a vehicle`);
+    const redirect = new URL(this.options.redirectUri);
+    const redirectPort = Number(redirect.port || (redirect.protocol === 'https:' ? 443 : 80));
+    if (['localhost', '127.0.0.1', '[::1]'].includes(redirect.hostname) && redirectPort !== actualPort) {
+      log.warn(`redirectUri ${redirect.origin} points at port ${redirectPort}, but the setup page listens on ${actualPort}: `
+        + 'after approving, paste the address of the page that fails to load into the setup page, or make the ports match.');
+    }
     return pageUrl(localHost(bind), actualPort);
   }
 

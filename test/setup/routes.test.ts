@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
 import {
-  AUTH_BASE, csrfToken, get, newState, post, REDIRECT_URI, sampleUsers, startServer, type Started,
+  AUTH_BASE, csrfToken, get, newState, post, rawStatus, REDIRECT_URI, sampleUsers, startServer, type Started,
 } from './support.js';
 
 describe('setup page routes', () => {
@@ -355,6 +355,27 @@ describe('a redirect URI at the root path', () => {
       const res = await get(s.base, `/?code=root-code&state=${state}`);
       assert.equal(res.status, 303);
       assert.deepEqual(s.host.authorizeCalls, ['root-code']);
+    } finally {
+      await s.server.stop();
+    }
+  });
+});
+
+describe('DNS rebinding guard', () => {
+  it('answers local names and refuses public ones', async () => {
+    const s = await startServer({ redirectUri: 'https://hb.example.org/callback' });
+    try {
+      const port = new URL(s.base).port;
+      const hosts: [string, number][] = [
+        [`127.0.0.1:${port}`, 200], [`localhost:${port}`, 200], [`[::1]:${port}`, 200], [`192.168.1.20:${port}`, 200],
+        ['homebridge', 200], ['homebridge.local', 200], ['pi.lan', 200], ['hb.home.arpa', 200], ['hb.example.org', 200],
+        ['attacker.example.com', 403], [`rebind.attacker.net:${port}`, 403], ['127.0.0.1.attacker.net', 403], ['', 400],
+      ];
+      for (const [host, status] of hosts) {
+        const req = `GET / HTTP/1.1\r\n${host === '' ? '' : `Host: ${host}\r\n`}Connection: close\r\n\r\n`;
+        assert.equal(await rawStatus(s.base, req), status, host);
+      }
+      assert.equal(await rawStatus(s.base, 'GET /connect HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n'), 403);
     } finally {
       await s.server.stop();
     }

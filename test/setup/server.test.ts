@@ -20,6 +20,15 @@ describe('SetupServer lifecycle', () => {
     }
   });
 
+  it('warns when a localhost redirect URI points at another port', async () => {
+    const s = await startServer({ redirectUri: 'http://localhost:1/callback' });
+    await s.server.stop();
+    assert.ok(s.lines.some((l) => l.level === 'warn' && /points at port 1, but the setup page listens on \d+/.test(l.message)));
+    const ok = await startServer({ redirectUri: 'https://hb.example.org/callback' });
+    await ok.server.stop();
+    assert.ok(!ok.lines.some((l) => l.level === 'warn'));
+  });
+
   it('stop() returns promptly with an idle keep-alive connection open', async () => {
     const s = await startServer();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
