@@ -5,3 +5,42 @@ export const PLATFORM_NAME = 'Smartcar';
 export const PLUGIN_NAME = 'homebridge-smartcar';
 
 export const DOCS_URL = 'https://github.com/homebridge-smartcar/homebridge-smartcar#readme';
+
+export const SETUP_PORT = 8585;
+export const SETUP_BIND = '0.0.0.0';
+export const REDIRECT_PATH = '/callback';
+
+export const LOW_BATTERY_PERCENT = 20;
+export const REQUEST_TIMEOUT_SECONDS = 30;
+
+// Request budget. Smartcar bills every path of a batch as one request, and the common plan allows
+// 500 requests per vehicle per month. We keep 100 of them for commands (a lock or unlock costs two:
+// the command and the confirming read of /security), which leaves 400 for polling:
+//   BEV/PHEV (/security + /battery + /charge = 3 paths): 400 / 3 ≈ 133 reads → 43 200 min / 133 ≈ 325 min
+//   ICE      (/security + /fuel = 2 paths):              400 / 2 = 200 reads → 43 200 min / 200 = 216 min
+// so the default interval is computed per vehicle from the paths it actually reads (defaultIntervalMinutes).
+export const REQUESTS_PER_VEHICLE_PER_MONTH = 500;
+export const REQUESTS_RESERVED_FOR_COMMANDS = 100;
+export const MINUTES_PER_MONTH = 30 * 24 * 60;
+// Smartcar asks for no more than one poll per 30 minutes across brands; below that OEMs throttle.
+export const MIN_REFRESH_INTERVAL_MINUTES = 30;
+export const MAX_REFRESH_INTERVAL_MINUTES = 7 * 24 * 60;
+// Data older than this (default: two missed refreshes plus a margin) flags the services with StatusFault.
+export const STALE_MARGIN_MINUTES = 15;
+
+// Transient failures retry sooner than the next planned refresh, doubling up to the interval itself.
+export const BACKOFF_INITIAL_SECONDS = 60;
+// Vehicles due at nearly the same time are pushed apart by at least this much.
+export const REFRESH_SPREAD_SECONDS = 20;
+// First refresh after start-up for a vehicle without fresh cached data.
+export const STARTUP_DELAY_SECONDS = 5;
+// Access tokens live 2 h; refresh this long before they expire so no request races the expiry.
+export const TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60;
+
+/** Default refresh interval for a vehicle whose read costs `pathsPerRead` requests. */
+export function defaultIntervalMinutes(pathsPerRead: number, requestsPerMonth = REQUESTS_PER_VEHICLE_PER_MONTH): number {
+  const forReads = Math.max(1, requestsPerMonth - REQUESTS_RESERVED_FOR_COMMANDS);
+  const reads = Math.max(1, Math.floor(forReads / Math.max(1, pathsPerRead)));
+  const minutes = Math.ceil(MINUTES_PER_MONTH / reads);
+  return Math.min(MAX_REFRESH_INTERVAL_MINUTES, Math.max(MIN_REFRESH_INTERVAL_MINUTES, minutes));
+}

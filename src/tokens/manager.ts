@@ -1,0 +1,150 @@
+// TokenManager: the valid access token of each Smartcar user. Refreshes shortly before expiry and
+// after a 401, with exactly one refresh in flight per user; the rotated refresh token is written to
+// disk before the new access token is handed to anyone. Never logs a token.
+import { ReauthorizeError, type SmartcarProblem } from '../smartcar/errors.js';
+import type { TokenSet } from '../smartcar/types.js';
+import type { StoredTokens, TokenFileStore } from './store.js';
+
+export interface TokenManagerOptions {
+  store: TokenFileStore;
+  refresh: (refreshToken: string) => Promise<TokenSet>;
+  refreshMarginMs: number;
+  now?: () => number;
+  /** Told once when a user's authorization is gone for good. */
+  onReauthorizeNeeded?: (userId: string, reason: string) => void;
+}
+
+export class TokenManager {
+  private readonly tokens = new Map<string, StoredTokens>();
+  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly reauth = new Map<string, string>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: TokenManagerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads every stored user; returns their ids. */
+  async load(onError: (file: string, err: unknown) => void): Promise<string[]> {
+    for (const t of await this.options.store.loadAll(onError)) {
+      this.tokens.set(t.userId, t);
+    }
+    return this.users();
+  }
+
+  users(): string[] {
+    return [...this.tokens.keys()];
+  }
+
+  has(userId: string): boolean {
+    return this.tokens.has(userId);
+  }
+
+  /** Why this user must connect again, or undefined. */
+  reauthorizeReason(userId: string): string | undefined {
+    return this.reauth.get(userId);
+  }
+
+  async add(userId: string, tokens: TokenSet): Promise<void> {
+    const stored: StoredTokens = { ...tokens, userId, updatedAt: this.now() };
+    await this.options.store.save(stored);
+    this.tokens.set(userId, stored);
+    this.reauth.delete(userId);
+  }
+
+  async remove(userId: string): Promise<void> {
+    this.tokens.delete(userId);
+    this.reauth.delete(userId);
+    await this.options.store.remove(userId);
+  }
+
+  /** A valid access token, refreshed first when it is about to expire. */
+  async accessToken(userId: string): Promise<string> {
+    const current = this.current(userId);
+    if (current.expiresAt - this.options.refreshMarginMs > this.now()) {
+      return current.accessToken;
+    }
+    return this.refreshOnce(userId);
+  }
+
+  /** A request was refused with 401 using `rejected`: refresh unless someone already did. */
+  async onUnauthorized(userId: string, rejected: string): Promise<string> {
+    const current = this.current(userId);
+    if (current.accessToken !== rejected) {
+      return current.accessToken;
+    }
+    return this.refreshOnce(userId);
+  }
+
+  /** Runs fn with a valid token; one 401 triggers one refresh and one retry, a second one means re-authorize. */
+  async withToken<T>(userId: string, fn: (accessToken: string) => Promise<T>): Promise<T> {
+    const token = await this.accessToken(userId);
+    try {
+      return await fn(token);
+    } catch (err) {
+      if ((err as SmartcarProblem).kind !== 'unauthorized') {
+        throw err;
+      }
+      const fresh = await this.onUnauthorized(userId, token);
+      try {
+        return await fn(fresh);
+      } catch (again) {
+        if ((again as SmartcarProblem).kind === 'unauthorized') {
+          throw this.markReauth(userId, 'Smartcar refused a freshly refreshed access token');
+        }
+        throw again;
+      }
+    }
+  }
+
+  private current(userId: string): StoredTokens {
+    const reason = this.reauth.get(userId);
+    if (reason !== undefined) {
+      throw new ReauthorizeError(reason);
+    }
+    const t = this.tokens.get(userId);
+    if (t === undefined) {
+      throw new ReauthorizeError(`No Smartcar authorization is stored for user ${userId}; connect the vehicle on the setup page`);
+    }
+    return t;
+  }
+
+  private refreshOnce(userId: string): Promise<string> {
+    let pending = this.inflight.get(userId);
+    if (pending === undefined) {
+      pending = this.doRefresh(userId).finally(() => this.inflight.delete(userId));
+      this.inflight.set(userId, pending);
+    }
+    return pending;
+  }
+
+  private async doRefresh(userId: string): Promise<string> {
+    const old = this.current(userId);
+    let fresh: TokenSet;
+    try {
+      fresh = await this.options.refresh(old.refreshToken);
+    } catch (err) {
+      if ((err as SmartcarProblem).kind === 'reauthorize') {
+        throw this.markReauth(userId, (err as Error).message);
+      }
+      throw err;
+    }
+    const stored: StoredTokens = { ...fresh, userId, updatedAt: this.now() };
+    // The old refresh token is dead from now on: disk first, then callers. If the disk fails, memory
+    // still holds the only live refresh token (better than losing it); the caller sees the error.
+    try {
+      await this.options.store.save(stored);
+    } finally {
+      this.tokens.set(userId, stored);
+    }
+    return stored.accessToken;
+  }
+
+  private markReauth(userId: string, reason: string): ReauthorizeError {
+    if (!this.reauth.has(userId)) {
+      this.reauth.set(userId, reason);
+      this.options.onReauthorizeNeeded?.(userId, reason);
+    }
+    return new ReauthorizeError(reason);
+  }
+}

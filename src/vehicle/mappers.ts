@@ -1,0 +1,86 @@
+// Pure Smartcar→HomeKit value mappers, table-tested. They take numbers HomeKit defines (see
+// homebridge.md §5) so they need no HAP import; an unknown input maps to an explicit "unknown",
+// never to a guess.
+import type { ChargeState, VehicleSnapshot } from '../smartcar/types.js';
+
+// HAP enum values, identical in hap-nodejs 0.14 and @homebridge/hap-nodejs 2.x.
+export const LockState = { UNSECURED: 0, SECURED: 1, JAMMED: 2, UNKNOWN: 3 } as const;
+export const LockTarget = { UNSECURED: 0, SECURED: 1 } as const;
+export const Charging = { NOT_CHARGING: 0, CHARGING: 1, NOT_CHARGEABLE: 2 } as const;
+export const LowBattery = { NORMAL: 0, LOW: 1 } as const;
+export const Contact = { DETECTED: 0, NOT_DETECTED: 1 } as const;
+
+export function lockCurrentState(locked: boolean | undefined): number {
+  if (locked === true) {
+    return LockState.SECURED;
+  }
+  if (locked === false) {
+    return LockState.UNSECURED;
+  }
+  return LockState.UNKNOWN;
+}
+
+/** Target to show when HomeKit has none of ours yet: follow a known current state, else secured. */
+export function lockTargetFor(locked: boolean | undefined): number | undefined {
+  if (locked === undefined) {
+    return undefined;
+  }
+  return locked ? LockTarget.SECURED : LockTarget.UNSECURED;
+}
+
+/** The level HomeKit's Battery shows: battery for EV/PHEV, fuel for ICE. */
+export function levelPercent(snapshot: Pick<VehicleSnapshot, 'batteryPercent' | 'fuelPercent'> | undefined, source: 'battery' | 'fuel'): number | undefined {
+  const raw = source === 'battery' ? snapshot?.batteryPercent : snapshot?.fuelPercent;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+    return undefined;
+  }
+  return Math.min(100, Math.max(0, Math.round(raw)));
+}
+
+export function statusLowBattery(level: number | undefined, lowBatteryPercent: number): number | undefined {
+  if (level === undefined) {
+    return undefined;
+  }
+  return level <= lowBatteryPercent ? LowBattery.LOW : LowBattery.NORMAL;
+}
+
+export function chargingState(chargeState: ChargeState | undefined, chargeable: boolean): number | undefined {
+  if (!chargeable) {
+    return Charging.NOT_CHARGEABLE;
+  }
+  switch (chargeState) {
+    case 'CHARGING':
+      return Charging.CHARGING;
+    case 'FULLY_CHARGED':
+    case 'NOT_CHARGING':
+      return Charging.NOT_CHARGING;
+    default:
+      return undefined;
+  }
+}
+
+/** "Plugged in" reads as a closed contact, so HomeKit says "closed"/"detected" when the cable is in. */
+export function pluggedInContact(pluggedIn: boolean | undefined): number | undefined {
+  if (pluggedIn === undefined) {
+    return undefined;
+  }
+  return pluggedIn ? Contact.DETECTED : Contact.NOT_DETECTED;
+}
+
+// HAP 2.x name rule: starts and ends with a letter or digit; inside also spaces and ’'&!._:;()/,-
+const NAME_INSIDE = /[^\p{L}\p{N}\p{Zs}’'&!._:;()/,-]/gu;
+const NAME_EDGE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/** A name HAP 2.x accepts without its "invalid Name" warning, or the fallback. */
+export function sanitizeName(name: string, fallback = 'Car'): string {
+  const cleaned = name.replace(NAME_INSIDE, ' ').replace(/\s+/g, ' ').replace(NAME_EDGE, '').trim();
+  return cleaned.length >= 2 ? cleaned.slice(0, 64).replace(NAME_EDGE, '') : fallback;
+}
+
+/** Smartcar spells makes in capitals ("TESLA"); HomeKit shows them to people. */
+export function displayMake(make: string): string {
+  if (make === '' || make.length <= 3) {
+    return make;
+  }
+  return make.toLowerCase().replace(/(^|[\s-])(\p{L})/gu, (_, sep: string, c: string) => sep + c.toUpperCase());
+}

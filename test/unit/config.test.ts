@@ -1,0 +1,84 @@
+// Config normalization: defaults, one warning per bad value naming the option and what is used,
+// and the single "not configured" line when credentials are missing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { normalizeConfig } from '../../src/config.js';
+import { captureLog } from '../helpers/log.js';
+
+const base = { platform: 'Smartcar', name: 'Smartcar', clientId: 'cid', clientSecret: 'csecret' };
+
+describe('normalizeConfig', () => {
+  it('applies documented defaults without warnings', () => {
+    const { log, lines } = captureLog();
+    const c = normalizeConfig(base, log);
+    assert.ok(c);
+    assert.equal(lines.length, 0);
+    assert.equal(c.setupPort, 8585);
+    assert.equal(c.setupBind, '0.0.0.0');
+    assert.equal(c.redirectUri, 'http://localhost:8585/callback');
+    assert.equal(c.mode, 'live');
+    assert.equal(c.unitSystem, 'metric');
+    assert.equal(c.lowBatteryPercent, 20);
+    assert.equal(c.requestTimeoutSeconds, 30);
+    assert.equal(c.refreshIntervalMinutes, undefined);
+    assert.equal(c.requestsPerVehiclePerMonth, 500);
+    assert.deepEqual(c.services, { lock: true, battery: true, pluggedIn: true });
+  });
+
+  it('derives the redirect URI from a custom setup port', () => {
+    const c = normalizeConfig({ ...base, setupPort: 9000 }, captureLog().log);
+    assert.equal(c?.redirectUri, 'http://localhost:9000/callback');
+  });
+
+  for (const [missing, cfg] of [
+    ['clientId', { clientSecret: 's' }],
+    ['clientSecret', { clientId: 'c' }],
+    ['clientId and clientSecret', { clientId: '  ' }],
+  ] as const) {
+    it(`missing ${missing}: one line pointing at the docs, nothing returned`, () => {
+      const { log, lines } = captureLog();
+      assert.equal(normalizeConfig(cfg, log), undefined);
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!.message, new RegExp(`add ${missing} `));
+      assert.match(lines[0]!.message, /https:\/\//);
+    });
+  }
+
+  const cases: { option: Record<string, unknown>; field: string; expected: unknown; warning: RegExp | undefined }[] = [
+    { option: { lowBatteryPercent: 150 }, field: 'lowBatteryPercent', expected: 100, warning: /"lowBatteryPercent".*150; using 100/ },
+    { option: { lowBatteryPercent: 'low' }, field: 'lowBatteryPercent', expected: 20, warning: /"lowBatteryPercent" should be a number, got "low"; using 20/ },
+    { option: { lowBatteryPercent: '15' }, field: 'lowBatteryPercent', expected: 15, warning: undefined },
+    { option: { setupPort: 70000 }, field: 'setupPort', expected: 65535, warning: /"setupPort".*70000; using 65535/ },
+    { option: { mode: 'demo' }, field: 'mode', expected: 'live', warning: /"mode" must be one of live, simulated, test, got "demo"; using "live"/ },
+    { option: { mode: 'Simulated' }, field: 'mode', expected: 'simulated', warning: undefined },
+    { option: { unitSystem: 42 }, field: 'unitSystem', expected: 'metric', warning: /"unitSystem".*got 42; using "metric"/ },
+    { option: { refreshIntervalMinutes: 5 }, field: 'refreshIntervalMinutes', expected: 30, warning: /"refreshIntervalMinutes".*got 5; using 30/ },
+    { option: { refreshIntervalMinutes: 120 }, field: 'refreshIntervalMinutes', expected: 120, warning: undefined },
+    { option: { requestTimeoutSeconds: 1 }, field: 'requestTimeoutSeconds', expected: 5, warning: /"requestTimeoutSeconds".*got 1; using 5/ },
+    { option: { redirectUri: 'not a url' }, field: 'redirectUri', expected: 'http://localhost:8585/callback', warning: /"redirectUri".*using http:\/\/localhost:8585\/callback/ },
+    { option: { services: { lock: 'no' } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: true }, warning: /"services.lock" should be true or false, got "no"; using true/ },
+    { option: { services: { pluggedIn: false } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: false }, warning: undefined },
+  ];
+  for (const { option, field, expected, warning } of cases) {
+    it(`${JSON.stringify(option)} → ${field} = ${JSON.stringify(expected)}${warning ? ' with one warning' : ''}`, () => {
+      const { log, lines } = captureLog();
+      const c = normalizeConfig({ ...base, ...option }, log) as unknown as Record<string, unknown>;
+      assert.deepEqual(c[field], expected);
+      if (warning) {
+        assert.equal(lines.length, 1, JSON.stringify(lines));
+        assert.equal(lines[0]!.level, 'warn');
+        assert.match(lines[0]!.message, warning);
+      } else {
+        assert.equal(lines.length, 0, JSON.stringify(lines));
+      }
+    });
+  }
+
+  it('never echoes the client secret in a warning', () => {
+    const { log, lines } = captureLog();
+    normalizeConfig({ ...base, clientSecret: 'super-secret-value', mode: 9, setupPort: 'x' }, log);
+    assert.ok(lines.length >= 2);
+    assert.ok(!lines.some((l) => l.message.includes('super-secret-value')));
+  });
+});
