@@ -1,0 +1,163 @@
+// The `/_emulator/*` JSON control API: the in-process controls over HTTP, for out-of-process users
+// (the `npm start` demo, Homebridge end-to-end tests). Local test tool only, so no auth.
+import type { SmartcarEmulator } from './emulator.js';
+import type { Fault, FaultMatch } from './faults.js';
+import type { Ctx, Reply } from './http.js';
+import { json, parseJson } from './http.js';
+import { defaultFleet } from './fleet.js';
+
+type Body = Record<string, unknown>;
+
+class BadRequest extends Error {}
+
+function bodyOf(ctx: Ctx): Body {
+  if (ctx.body === '') {
+    return {};
+  }
+  const parsed = parseJson(ctx.body);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BadRequest('body must be a JSON object');
+  }
+  return parsed as Body;
+}
+
+function str(b: Body, key: string): string {
+  const v = b[key];
+  if (typeof v !== 'string' || v === '') {
+    throw new BadRequest(`${key} must be a non-empty string`);
+  }
+  return v;
+}
+
+function num(b: Body, key: string): number {
+  const v = b[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new BadRequest(`${key} must be a number`);
+  }
+  return v;
+}
+
+const optionalStrings = (b: Body, key: string): string[] | undefined => {
+  const v = b[key];
+  if (v === undefined) {
+    return undefined;
+  }
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new BadRequest(`${key} must be an array of strings`);
+  }
+  return v;
+};
+
+function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
+  const path = ctx.url.pathname.replace(/\/+$/, '');
+  const m = ctx.method;
+  const vehicleMatch = /^\/_emulator\/vehicles\/([^/]+)$/.exec(path);
+  const billedMatch = /^\/_emulator\/billed\/([^/]+)$/.exec(path);
+
+  if (m === 'GET' && path === '/_emulator/state') {
+    return { now: emu.clock.now(), ...emu.state.snapshot(), faults: emu.faults.list() };
+  }
+  if (m === 'POST' && path === '/_emulator/users') {
+    const b = bodyOf(ctx);
+    return emu.addUser({ email: str(b, 'email'), password: str(b, 'password') });
+  }
+  if (m === 'POST' && path === '/_emulator/vehicles') {
+    const { userId, ...init } = bodyOf(ctx);
+    if (typeof userId !== 'string') {
+      throw new BadRequest('userId must be a string');
+    }
+    return emu.addVehicle(userId, init);
+  }
+  if (vehicleMatch && m === 'GET') {
+    return emu.vehicle(decodeURIComponent(vehicleMatch[1]!));
+  }
+  if (vehicleMatch && m === 'PATCH') {
+    return emu.updateVehicle(decodeURIComponent(vehicleMatch[1]!), bodyOf(ctx));
+  }
+  if (m === 'POST' && path === '/_emulator/fleet') {
+    const b = bodyOf(ctx);
+    return defaultFleet(emu, typeof b.email === 'string' ? b.email : undefined, typeof b.password === 'string' ? b.password : undefined);
+  }
+  if (m === 'POST' && path === '/_emulator/tokens') {
+    const b = bodyOf(ctx);
+    const opts: { vehicleIds?: string[]; scope?: string[] } = {};
+    const vehicleIds = optionalStrings(b, 'vehicleIds');
+    const scope = optionalStrings(b, 'scope');
+    if (vehicleIds) {
+      opts.vehicleIds = vehicleIds;
+    }
+    if (scope) {
+      opts.scope = scope;
+    }
+    return emu.issueTokens(str(b, 'userId'), opts);
+  }
+  if (m === 'POST' && path === '/_emulator/tokens/expire') {
+    const b = bodyOf(ctx);
+    emu.expireAccessTokens(typeof b.userId === 'string' ? b.userId : undefined);
+    return { ok: true };
+  }
+  if (m === 'POST' && path === '/_emulator/tokens/revoke') {
+    emu.revokeTokens(str(bodyOf(ctx), 'userId'));
+    return { ok: true };
+  }
+  if (m === 'POST' && path === '/_emulator/inject') {
+    const b = bodyOf(ctx);
+    const times = b.times === undefined ? 1 : num(b, 'times');
+    emu.inject(b.match as FaultMatch, b.fault as Fault, times);
+    return { ok: true };
+  }
+  if (m === 'DELETE' && path === '/_emulator/inject') {
+    emu.faults.clear();
+    return { ok: true };
+  }
+  if (m === 'GET' && path === '/_emulator/clock') {
+    return { now: emu.clock.now() };
+  }
+  if (m === 'POST' && path === '/_emulator/clock/advance') {
+    return { now: emu.clock.advance(num(bodyOf(ctx), 'ms')) };
+  }
+  if (m === 'POST' && path === '/_emulator/clock/set') {
+    return { now: emu.clock.set(num(bodyOf(ctx), 'epochMs')) };
+  }
+  if (m === 'GET' && path === '/_emulator/requests') {
+    return { requests: emu.requests };
+  }
+  if (m === 'DELETE' && path === '/_emulator/requests') {
+    emu.resetLog();
+    return { ok: true };
+  }
+  if (billedMatch && m === 'GET') {
+    const vehicleId = decodeURIComponent(billedMatch[1]!);
+    return { vehicleId, billed: emu.billedCount(vehicleId) };
+  }
+  if (m === 'PATCH' && path === '/_emulator/options') {
+    const b = bodyOf(ctx);
+    if (b.commandLatencyMs !== undefined) {
+      emu.commandLatencyMs = num(b, 'commandLatencyMs');
+    }
+    if (b.refreshGraceMs !== undefined) {
+      emu.refreshGraceMs = num(b, 'refreshGraceMs');
+    }
+    if (b.vehicleThrottle !== undefined) {
+      emu.limits.throttle = b.vehicleThrottle as { limit: number; windowMs: number } | null;
+    }
+    if (b.monthlyRequestLimit !== undefined) {
+      emu.limits.monthlyRequestLimit = b.monthlyRequestLimit as number | null;
+    }
+    if (b.autoApprove !== undefined) {
+      emu.autoApprove = b.autoApprove as SmartcarEmulator['autoApprove'];
+    }
+    return { ok: true };
+  }
+  return undefined;
+}
+
+export function handleControl(ctx: Ctx, emu: SmartcarEmulator): Reply {
+  try {
+    const result = route(ctx, emu);
+    return result === undefined ? json(404, { error: `no control route ${ctx.method} ${ctx.url.pathname}` }) : json(200, result);
+  } catch (err) {
+    // Misuse of the control API (unknown ids, bad shapes) is the caller's bug: say exactly what.
+    return json(400, { error: err instanceof Error ? err.message : String(err) });
+  }
+}

@@ -1,0 +1,166 @@
+// Everything the emulator remembers: users, vehicles, authorizations (what one Connect run granted),
+// authorization codes and tokens. Token rules follow reference §2.3: access 2 h, refresh 60 days,
+// refresh tokens rotate and the used one keeps working for a grace period.
+import { randomUUID } from 'node:crypto';
+import type { EmulatorClock } from './clock.js';
+import type { EmulatedVehicle, Permission, VehicleInit } from './vehicles.js';
+import { createVehicle, PERMISSIONS } from './vehicles.js';
+
+export const ACCESS_TOKEN_TTL_S = 7200;
+export const REFRESH_TOKEN_TTL_MS = 60 * 24 * 3600 * 1000;
+export const CODE_TTL_MS = 10 * 60 * 1000;
+
+export type Mode = 'live' | 'test' | 'simulated';
+
+export interface User { id: string; email: string; password: string }
+
+export interface Authorization {
+  id: string;
+  userId: string;
+  mode: Mode;
+  /** Granted permissions per vehicle, in approval order (the order /vehicles lists them). */
+  vehicles: Map<string, Permission[]>;
+  revoked: boolean;
+}
+
+export interface AuthCode {
+  code: string;
+  clientId: string;
+  /** The redirect_uri sent to Connect, or null when Connect used the app default (SDK then sends "undefined"). */
+  redirectUri: string | null;
+  userId: string;
+  mode: Mode;
+  vehicles: Map<string, Permission[]>;
+  expiresAt: number;
+  used: boolean;
+}
+
+interface AccessToken { token: string; authId: string; expiresAt: number }
+interface RefreshToken { token: string; authId: string; expiresAt: number; usedAt: number | null }
+
+export interface IssuedTokens { accessToken: string; refreshToken: string; expiresIn: number }
+
+export const isPermission = (s: string): s is Permission => (PERMISSIONS as readonly string[]).includes(s);
+
+export class EmulatorState {
+  readonly users = new Map<string, User>();
+  readonly vehicles = new Map<string, EmulatedVehicle>();
+  readonly authorizations = new Map<string, Authorization>();
+  readonly codes = new Map<string, AuthCode>();
+  private readonly accessTokens = new Map<string, AccessToken>();
+  private readonly refreshTokens = new Map<string, RefreshToken>();
+
+  constructor(private readonly clock: EmulatorClock, public refreshGraceMs: number) {}
+
+  addUser(email: string, password: string): User {
+    const normalized = email.trim().toLowerCase();
+    if (this.userByEmail(normalized)) {
+      throw new Error(`user ${normalized} already exists`);
+    }
+    const user: User = { id: randomUUID(), email: normalized, password };
+    this.users.set(user.id, user);
+    return user;
+  }
+
+  userByEmail(email: string): User | undefined {
+    const normalized = email.trim().toLowerCase();
+    return [...this.users.values()].find((u) => u.email === normalized);
+  }
+
+  addVehicle(userId: string, init: VehicleInit): EmulatedVehicle {
+    if (!this.users.has(userId)) {
+      throw new Error(`unknown user ${userId}`);
+    }
+    const v = createVehicle(userId, init, this.clock.now());
+    if (this.vehicles.has(v.id)) {
+      throw new Error(`vehicle ${v.id} already exists`);
+    }
+    this.vehicles.set(v.id, v);
+    return v;
+  }
+
+  vehiclesOf(userId: string): EmulatedVehicle[] {
+    return [...this.vehicles.values()].filter((v) => v.userId === userId);
+  }
+
+  /** Granted = requested ∩ capable; no scope means "whatever the app is configured for" = all capable. */
+  static grant(v: EmulatedVehicle, scope: Permission[] | null): Permission[] {
+    return scope === null ? [...v.capabilities] : scope.filter((p) => v.capabilities.includes(p));
+  }
+
+  createCode(init: Omit<AuthCode, 'code' | 'expiresAt' | 'used'>): AuthCode {
+    const code: AuthCode = { ...init, code: randomUUID(), expiresAt: this.clock.now() + CODE_TTL_MS, used: false };
+    this.codes.set(code.code, code);
+    return code;
+  }
+
+  createAuthorization(userId: string, mode: Mode, vehicles: Map<string, Permission[]>): IssuedTokens {
+    const auth: Authorization = { id: randomUUID(), userId, mode, vehicles: new Map(vehicles), revoked: false };
+    this.authorizations.set(auth.id, auth);
+    return this.issue(auth.id);
+  }
+
+  private issue(authId: string): IssuedTokens {
+    const now = this.clock.now();
+    const access: AccessToken = { token: randomUUID(), authId, expiresAt: now + ACCESS_TOKEN_TTL_S * 1000 };
+    const refresh: RefreshToken = { token: randomUUID(), authId, expiresAt: now + REFRESH_TOKEN_TTL_MS, usedAt: null };
+    this.accessTokens.set(access.token, access);
+    this.refreshTokens.set(refresh.token, refresh);
+    return { accessToken: access.token, refreshToken: refresh.token, expiresIn: ACCESS_TOKEN_TTL_S };
+  }
+
+  /** The authorization behind a live access token, or undefined (unknown, expired, revoked). */
+  authorizationFor(accessToken: string): Authorization | undefined {
+    const t = this.accessTokens.get(accessToken);
+    if (!t || t.expiresAt <= this.clock.now()) {
+      return undefined;
+    }
+    const auth = this.authorizations.get(t.authId);
+    return auth && !auth.revoked ? auth : undefined;
+  }
+
+  /** Rotates: a new pair each time; the used token stays valid for `refreshGraceMs` after its first use. */
+  refresh(refreshToken: string): IssuedTokens | undefined {
+    const now = this.clock.now();
+    const t = this.refreshTokens.get(refreshToken);
+    if (!t || t.expiresAt <= now) {
+      return undefined;
+    }
+    if (t.usedAt !== null && now - t.usedAt >= this.refreshGraceMs) {
+      return undefined;
+    }
+    const auth = this.authorizations.get(t.authId);
+    if (!auth || auth.revoked) {
+      return undefined;
+    }
+    t.usedAt ??= now;
+    return this.issue(auth.id);
+  }
+
+  expireAccessTokens(userId?: string): void {
+    const now = this.clock.now();
+    for (const t of this.accessTokens.values()) {
+      if (userId === undefined || this.authorizations.get(t.authId)?.userId === userId) {
+        t.expiresAt = Math.min(t.expiresAt, now);
+      }
+    }
+  }
+
+  revokeTokens(userId: string): void {
+    for (const auth of this.authorizations.values()) {
+      if (auth.userId === userId) {
+        auth.revoked = true;
+      }
+    }
+  }
+
+  snapshot(): object {
+    return {
+      users: [...this.users.values()].map(({ id, email }) => ({ id, email })),
+      vehicles: [...this.vehicles.values()],
+      authorizations: [...this.authorizations.values()].map((a) => ({
+        id: a.id, userId: a.userId, mode: a.mode, revoked: a.revoked, vehicles: Object.fromEntries(a.vehicles),
+      })),
+    };
+  }
+}
