@@ -49,7 +49,7 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown>, l
     return undefined;
   }
 
-  const setupPort = integer(r, 'setupPort', SETUP_PORT, 1, 65535, warn);
+  const setupPort = integer(r, 'setupPort', SETUP_PORT, 0, 65535, warn);
   const setupBind = text(r, 'setupBind', SETUP_BIND, warn);
   const defaultRedirect = `http://localhost:${setupPort}${REDIRECT_PATH}`;
   let redirectUri = text(r, 'redirectUri', defaultRedirect, warn);

@@ -1,24 +1,470 @@
-// Platform lifecycle. Until credentials are configured it only says where the docs are.
+// Platform lifecycle: restore cached vehicles (their last values are served at once), load tokens and
+// discover every connected user's vehicles after launch, keep them fresh through one scheduler, serve
+// the setup page, and stop everything on shutdown. Errors are caught here, at the edge, and logged once.
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 
-import { DOCS_URL } from './settings.js';
+import { normalizeConfig, type PluginConfig } from './config.js';
+import type { ConnectedVehicle, LockView, SetupHost, UserStatusView, VehicleStatusView } from './setup/host.js';
+import { SetupServer } from './setup/server.js';
+import {
+  BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, defaultIntervalMinutes, PLATFORM_NAME, PLUGIN_NAME, REFRESH_SPREAD_SECONDS,
+  STALE_MARGIN_MINUTES, STARTUP_DELAY_SECONDS, TOKEN_REFRESH_MARGIN_SECONDS,
+} from './settings.js';
+import { SmartcarClient } from './smartcar/client.js';
+import { mapSmartcarError, type SmartcarProblem } from './smartcar/errors.js';
+import type { VehicleBackend, VehicleInfo } from './smartcar/types.js';
+import { TokenManager } from './tokens/manager.js';
+import { TokenFileStore } from './tokens/store.js';
+import { describeForOwner, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
+import { sanitizeName } from './vehicle/mappers.js';
+import { RefreshScheduler, type RefreshOutcome, type RefreshReason } from './vehicle/scheduler.js';
 
-export class SmartcarPlatform implements DynamicPlatformPlugin {
-  private readonly cached: PlatformAccessory[] = [];
+const MINUTE_MS = 60_000;
+// Categories is an ambient const enum (unusable under verbatimModuleSyntax); DOOR_LOCK is 6 in HAP 1.x and 2.x.
+const DOOR_LOCK_CATEGORY = 6;
+
+/** Delays in ms; integration tests shorten them (a real Homebridge never changes them). */
+export const timing = {
+  startupDelayMs: STARTUP_DELAY_SECONDS * 1000,
+  spreadMs: REFRESH_SPREAD_SECONDS * 1000,
+  backoffInitialMs: BACKOFF_INITIAL_SECONDS * 1000,
+  confirmDelayMs: CONFIRM_READ_DELAY_SECONDS * 1000,
+};
+
+export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
+  private readonly config: PluginConfig | undefined;
+  private readonly cached = new Map<string, PlatformAccessory<VehicleContext>>();
+  private readonly vehicles = new Map<string, VehicleAccessory>();
+  private readonly abort = new AbortController();
+  private readonly lastError = new Map<string, string>();
+  private client!: VehicleBackend;
+  private tokens!: TokenManager;
+  private scheduler!: RefreshScheduler;
+  private setupServer: SetupServer | undefined;
+  private launched: Promise<void> | undefined;
 
   constructor(
     private readonly log: Logging,
-    private readonly config: PlatformConfig,
+    rawConfig: PlatformConfig,
     private readonly api: API,
   ) {
-    const clientId = typeof config.clientId === 'string' ? config.clientId : '';
-    if (clientId === '') {
-      this.log.warn(`Smartcar is not configured yet: add clientId and clientSecret to the platform block. See ${DOCS_URL}`);
+    this.config = normalizeConfig(rawConfig ?? {}, log);
+    const config = this.config;
+    if (config === undefined) {
       return;
     }
+    const signal = this.abort.signal;
+    this.client = new SmartcarClient({
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      redirectUri: config.redirectUri,
+      mode: config.mode,
+      unitSystem: config.unitSystem,
+      timeoutMs: config.requestTimeoutSeconds * 1000,
+      signal,
+    });
+    this.tokens = new TokenManager({
+      store: new TokenFileStore(api.user.storagePath()),
+      refresh: (rt) => this.client.refreshTokens(rt),
+      refreshMarginMs: TOKEN_REFRESH_MARGIN_SECONDS * 1000,
+      onReauthorizeNeeded: (userId, reason) => this.onReauthorizeNeeded(userId, reason),
+    });
+    this.scheduler = new RefreshScheduler({
+      signal,
+      refresh: (id, reason) => this.refresh(id, reason),
+      onError: (id, err) => this.log.error(`Refreshing ${this.vehicles.get(id)?.name ?? id} failed unexpectedly: ${String(err)}`),
+      ...timing,
+    });
+
+    api.on('didFinishLaunching', () => {
+      this.launched = this.launch().catch((err: unknown) => this.log.error(`Starting Smartcar failed: ${messageOf(err)}`));
+    });
+    api.on('shutdown', () => {
+      void this.shutdown();
+    });
   }
 
   configureAccessory(accessory: PlatformAccessory): void {
-    this.cached.push(accessory);
+    const acc = accessory as PlatformAccessory<VehicleContext>;
+    this.cached.set(acc.UUID, acc);
+    if (this.config === undefined || !isVehicleContext(acc.context)) {
+      return;
+    }
+    // Handlers are attached now so HomeKit gets the cached values from the first request on.
+    try {
+      this.vehicles.set(acc.context.vehicleId, this.makeVehicle(acc));
+    } catch (err) {
+      this.log.error(`Restoring ${acc.displayName} from the cache failed: ${messageOf(err)}`);
+    }
   }
+
+  /** Resolves when start-up (tokens, discovery, setup page) has finished; tests await it. */
+  whenLaunched(): Promise<void> {
+    return this.launched ?? Promise.resolve();
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  private async launch(): Promise<void> {
+    const users = await this.tokens.load((file, err) => {
+      this.log.error(`Cannot read the Smartcar token file ${file} (${messageOf(err)}); connect that vehicle again on the setup page`);
+    });
+    // Cached vehicles of users whose tokens are gone can never refresh again.
+    for (const v of [...this.vehicles.values()]) {
+      if (!users.includes(v.userId)) {
+        this.log.info(`${v.name}: no Smartcar authorization stored for it any more; removing it`);
+        this.removeVehicle(v.id);
+      }
+    }
+    const orphans = [...this.cached.values()].filter((a) => !isVehicleContext(a.context));
+    if (orphans.length > 0) {
+      orphans.forEach((a) => this.cached.delete(a.UUID));
+      this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, orphans);
+    }
+    for (const userId of users) {
+      if (this.abort.signal.aborted) {
+        return;
+      }
+      await this.discoverUser(userId).catch((err: unknown) => {
+        const problem = mapSmartcarError(err, { operation: 'Discovering vehicles' });
+        this.log.warn(`Discovering the vehicles of Smartcar user ${userId} failed: ${describeForOwner(problem)}; cached vehicles keep their last values`);
+        for (const v of this.vehiclesOf(userId)) {
+          this.schedule(v);
+        }
+      });
+    }
+    if (users.length === 0) {
+      this.log.info('No vehicle connected yet: open the setup page to connect one');
+    }
+    await this.startSetupServer();
+  }
+
+  private async startSetupServer(): Promise<void> {
+    const config = this.config!;
+    if (this.abort.signal.aborted) {
+      return;
+    }
+    const server = new SetupServer({ port: config.setupPort, bind: config.setupBind, redirectUri: config.redirectUri, log: this.log, host: this });
+    try {
+      await server.start();
+      this.setupServer = server;
+    } catch {
+      // start() has already logged the reason in one line; HomeKit keeps working without the page.
+      return;
+    }
+    if (this.abort.signal.aborted) {
+      await server.stop();
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.abort.abort();
+    try {
+      await this.setupServer?.stop();
+    } catch (err) {
+      this.log.debug(`Stopping the setup page: ${messageOf(err)}`);
+    }
+  }
+
+  // ---- discovery ----------------------------------------------------------------------------------
+
+  /** Lists the user's vehicles, creates/updates their accessories, removes those no longer authorized. */
+  private async discoverUser(userId: string): Promise<VehicleAccessory[]> {
+    const ids = await this.tokens.withToken(userId, (t) => this.client.listVehicles(t));
+    const found: VehicleAccessory[] = [];
+    for (const id of ids) {
+      const permissions = await this.tokens.withToken(userId, (t) => this.client.permissions(t, id));
+      const existing = this.vehicles.get(id);
+      const cachedInfo = existing?.context.info;
+      let info: VehicleInfo;
+      if (cachedInfo && cachedInfo.make !== '' && (cachedInfo.vin !== undefined || !permissions.includes('read_vin'))) {
+        // Attributes and VIN are billed requests and never change: reuse what the cache knows.
+        info = { ...cachedInfo, permissions };
+      } else {
+        info = await this.tokens.withToken(userId, (t) => this.client.describe(t, id, permissions));
+      }
+      found.push(this.upsertVehicle(userId, info));
+    }
+    for (const v of this.vehiclesOf(userId)) {
+      if (!ids.includes(v.id)) {
+        this.log.info(`${v.name} is no longer shared with this Smartcar application; removing it`);
+        this.removeVehicle(v.id);
+      }
+    }
+    this.assignNames();
+    for (const v of found) {
+      this.schedule(v);
+    }
+    return found;
+  }
+
+  private upsertVehicle(userId: string, info: VehicleInfo): VehicleAccessory {
+    const name = this.baseName(info);
+    const existing = this.vehicles.get(info.id);
+    if (existing) {
+      existing.context.userId = userId;
+      existing.update(info, existing.name || name);
+      this.api.updatePlatformAccessories([existing.accessory]);
+      return existing;
+    }
+    const uuid = this.api.hap.uuid.generate(`${PLUGIN_NAME}:${info.id}`);
+    const accessory = new this.api.platformAccessory<VehicleContext>(name, uuid, DOOR_LOCK_CATEGORY);
+    accessory.context = { vehicleId: info.id, userId, name, info };
+    const vehicle = this.makeVehicle(accessory);
+    this.vehicles.set(info.id, vehicle);
+    this.cached.set(uuid, accessory);
+    this.api.registerPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [accessory]);
+    this.log.info(`Added ${name} (${[info.make, info.model, info.year || ''].filter(Boolean).join(' ')})`);
+    return vehicle;
+  }
+
+  private makeVehicle(accessory: PlatformAccessory<VehicleContext>): VehicleAccessory {
+    return new VehicleAccessory(accessory, {
+      api: this.api,
+      log: this.log,
+      config: this.config!,
+      now: Date.now,
+      staleAfterMs: (v) => this.staleAfterMs(v),
+      commands: {
+        setLock: (v, locked) => this.setLock(v, locked),
+        confirm: (v) => this.scheduler.confirm(v.id),
+      },
+    });
+  }
+
+  private baseName(info: VehicleInfo): string {
+    return sanitizeName(info.model || info.make, 'Car');
+  }
+
+  /** Two cars of the same model get "Model 3" and "Model 3 2", stable by vehicle id. */
+  private assignNames(): void {
+    const taken = new Map<string, number>();
+    for (const v of [...this.vehicles.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      const base = this.baseName(v.context.info);
+      const n = (taken.get(base) ?? 0) + 1;
+      taken.set(base, n);
+      const name = n === 1 ? base : `${base} ${n}`;
+      if (name !== v.name) {
+        v.update(v.context.info, name);
+        this.api.updatePlatformAccessories([v.accessory]);
+      }
+    }
+  }
+
+  private removeVehicle(vehicleId: string): void {
+    const v = this.vehicles.get(vehicleId);
+    if (!v) {
+      return;
+    }
+    this.vehicles.delete(vehicleId);
+    this.scheduler.remove(vehicleId);
+    this.cached.delete(v.accessory.UUID);
+    this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [v.accessory]);
+  }
+
+  private vehiclesOf(userId: string): VehicleAccessory[] {
+    return [...this.vehicles.values()].filter((v) => v.userId === userId);
+  }
+
+  // ---- refresh ------------------------------------------------------------------------------------
+
+  private intervalMs(v: VehicleAccessory): number {
+    const config = this.config!;
+    return (config.refreshIntervalMinutes ?? defaultIntervalMinutes(v.signals.length, config.requestsPerVehiclePerMonth)) * MINUTE_MS;
+  }
+
+  private staleAfterMs(v: VehicleAccessory): number {
+    const configured = this.config!.staleAfterMinutes;
+    return configured !== undefined ? configured * MINUTE_MS : 2 * this.intervalMs(v) + STALE_MARGIN_MINUTES * MINUTE_MS;
+  }
+
+  private schedule(v: VehicleAccessory): void {
+    if (this.tokens.reauthorizeReason(v.userId) !== undefined) {
+      return;
+    }
+    v.setReauthorize(undefined);
+    this.scheduler.upsert(v.id, this.intervalMs(v), v.context.snapshot?.fetchedAt);
+  }
+
+  private async refresh(vehicleId: string, reason: RefreshReason): Promise<RefreshOutcome> {
+    const v = this.vehicles.get(vehicleId);
+    if (!v) {
+      return { kind: 'stop' };
+    }
+    const signals = reason === 'confirm' ? v.signals.filter((s) => s === 'lock') : v.signals;
+    if (signals.length === 0) {
+      return { kind: 'ok' };
+    }
+    try {
+      const result = await this.tokens.withToken(v.userId, (t) => this.client.read(t, vehicleId, signals));
+      if (!this.vehicles.has(vehicleId)) {
+        return { kind: 'stop' };
+      }
+      v.applyRead(result, Date.now());
+      this.lastError.delete(vehicleId);
+      this.api.updatePlatformAccessories([v.accessory]);
+      const limited = Object.values(result.failures).find((f) => (f as SmartcarProblem).kind === 'rate-limited') as (SmartcarProblem & { retryAfterSeconds?: number }) | undefined;
+      return limited ? { kind: 'retry-after', seconds: limited.retryAfterSeconds } : { kind: 'ok' };
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: `Reading ${v.name}` });
+      if (problem.kind === 'reauthorize') {
+        // onReauthorizeNeeded already told the owner; every vehicle of the user stops polling.
+        return { kind: 'stop' };
+      }
+      this.logOnce(v, `${v.name}: refresh failed: ${describeForOwner(problem)}`);
+      v.refreshFaults();
+      if (problem.kind === 'rate-limited') {
+        return { kind: 'retry-after', seconds: (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds };
+      }
+      return { kind: 'transient' };
+    }
+  }
+
+  /** The same failure again and again is logged once at warn, then at debug. */
+  private logOnce(v: VehicleAccessory, message: string): void {
+    if (this.lastError.get(v.id) === message) {
+      this.log.debug(message);
+    } else {
+      this.lastError.set(v.id, message);
+      this.log.warn(message);
+    }
+  }
+
+  private onReauthorizeNeeded(userId: string, reason: string): void {
+    const vehicles = this.vehiclesOf(userId);
+    const names = vehicles.map((v) => v.name).join(', ') || `user ${userId}`;
+    this.log.error(`Smartcar needs ${names} to be connected again (${reason}). Open the setup page and connect; polling for it stops until then.`);
+    for (const v of vehicles) {
+      v.setReauthorize(reason);
+      this.scheduler.remove(v.id);
+    }
+  }
+
+  private async setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+    v.countRequests(1);
+    await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
+  }
+
+  // ---- SetupHost ----------------------------------------------------------------------------------
+
+  authUrl(state: string): string {
+    return this.client.authUrl(state);
+  }
+
+  async completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+    const tokens = await this.client.exchangeCode(code);
+    const userId = await this.client.userId(tokens.accessToken);
+    await this.tokens.add(userId, tokens);
+    const vehicles = await this.discoverUser(userId);
+    return { userId, vehicles: vehicles.map((v) => ({ id: v.id, name: v.name })) };
+  }
+
+  status(): UserStatusView[] {
+    if (this.config === undefined) {
+      return [];
+    }
+    const userIds = new Set([...this.tokens.users(), ...[...this.vehicles.values()].map((v) => v.userId)]);
+    return [...userIds].map((userId) => {
+      const problem = this.tokens.reauthorizeReason(userId);
+      return {
+        userId,
+        needsReauth: problem !== undefined,
+        ...(problem !== undefined ? { problem } : {}),
+        vehicles: this.vehiclesOf(userId).map((v) => this.vehicleView(v)),
+      };
+    });
+  }
+
+  private vehicleView(v: VehicleAccessory): VehicleStatusView {
+    const ctx = v.context;
+    const s = ctx.snapshot;
+    let lock: LockView = 'not-available';
+    if (v.lockMode === 'read' || v.lockMode === 'read-only') {
+      lock = s?.locked === undefined ? 'unknown' : s.locked ? 'locked' : 'unlocked';
+    } else if (v.lockMode === 'command-only') {
+      lock = 'unknown';
+    }
+    const level = v.levelSource === 'battery' ? s?.batteryPercent : v.levelSource === 'fuel' ? s?.fuelPercent : undefined;
+    const month = new Date().toISOString().slice(0, 7);
+    const view: VehicleStatusView = {
+      vehicleId: v.id,
+      userId: v.userId,
+      name: v.name,
+      make: ctx.info.make,
+      model: ctx.info.model,
+      year: ctx.info.year,
+      permissions: ctx.info.permissions,
+      lock,
+      requestsUsed: ctx.usage?.month === month ? ctx.usage.requests : 0,
+      requestBudget: this.config!.requestsPerVehiclePerMonth,
+      problems: v.problems(),
+    };
+    if (level !== undefined) {
+      view.level = Math.round(level);
+      view.levelSource = v.levelSource;
+    }
+    if (s?.chargeState !== undefined) {
+      view.charging = s.chargeState;
+    }
+    if (s?.pluggedIn !== undefined) {
+      view.pluggedIn = s.pluggedIn;
+    }
+    if (s?.fetchedAt !== undefined) {
+      view.lastRefreshAt = s.fetchedAt;
+    }
+    if (s?.dataAt !== undefined) {
+      view.dataAt = s.dataAt;
+    }
+    const next = this.scheduler.nextAt(v.id);
+    if (next !== undefined) {
+      view.nextRefreshAt = next;
+    }
+    return view;
+  }
+
+  async disconnect(vehicleId: string): Promise<void> {
+    const v = this.vehicles.get(vehicleId);
+    if (!v) {
+      throw new Error('This vehicle is not connected');
+    }
+    try {
+      await this.tokens.withToken(v.userId, (t) => this.client.disconnect(t, vehicleId));
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: `Disconnecting ${v.name}` });
+      // Already gone at Smartcar, or our authorization is dead: either way it is disconnected for us.
+      const gone = problem.kind === 'reauthorize' || (problem.kind === 'vehicle-state' && (problem as SmartcarProblem & { code: string }).code === 'VEHICLE_MISSING');
+      if (!gone) {
+        throw problem;
+      }
+    }
+    const userId = v.userId;
+    this.removeVehicle(vehicleId);
+    this.log.info(`Disconnected ${v.name}`);
+    if (this.vehiclesOf(userId).length === 0) {
+      await this.tokens.remove(userId);
+    }
+  }
+
+  refreshNow(vehicleId?: string): Promise<void> {
+    if (vehicleId !== undefined && !this.vehicles.has(vehicleId)) {
+      return Promise.reject(new Error('This vehicle is not connected'));
+    }
+    for (const v of vehicleId === undefined ? this.vehicles.values() : [this.vehicles.get(vehicleId)!]) {
+      if (!this.scheduler.has(v.id)) {
+        this.schedule(v);
+      }
+    }
+    this.scheduler.refreshNow(vehicleId);
+    return Promise.resolve();
+  }
+}
+
+function isVehicleContext(c: unknown): c is VehicleContext {
+  const ctx = c as Partial<VehicleContext> | undefined;
+  return typeof ctx?.vehicleId === 'string' && typeof ctx.userId === 'string' && typeof ctx.info === 'object' && ctx.info !== null
+    && Array.isArray(ctx.info.permissions);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -44,3 +44,7 @@ export function defaultIntervalMinutes(pathsPerRead: number, requestsPerMonth = 
   const minutes = Math.ceil(MINUTES_PER_MONTH / reads);
   return Math.min(MAX_REFRESH_INTERVAL_MINUTES, Math.max(MIN_REFRESH_INTERVAL_MINUTES, minutes));
 }
+
+// Smartcar's v2 lock command answers once the car executed it; one read of /security shortly after
+// confirms it (1 billed request) without waiting for the next poll.
+export const CONFIRM_READ_DELAY_SECONDS = 2;

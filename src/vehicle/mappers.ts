@@ -9,6 +9,8 @@ export const LockTarget = { UNSECURED: 0, SECURED: 1 } as const;
 export const Charging = { NOT_CHARGING: 0, CHARGING: 1, NOT_CHARGEABLE: 2 } as const;
 export const LowBattery = { NORMAL: 0, LOW: 1 } as const;
 export const Contact = { DETECTED: 0, NOT_DETECTED: 1 } as const;
+// HAPStatus is an ambient const enum (unusable under verbatimModuleSyntax); its values are stable.
+export const HapStatus = { INSUFFICIENT_PRIVILEGES: -70401, SERVICE_COMMUNICATION_FAILURE: -70402 } as const;
 
 export function lockCurrentState(locked: boolean | undefined): number {
   if (locked === true) {

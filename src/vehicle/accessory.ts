@@ -1,0 +1,432 @@
+// One HomeKit accessory per vehicle: services follow the plan (permissions, powertrain, switches),
+// get handlers answer from the cached snapshot only, changes are pushed, and lock writes return at
+// once while the command settles in the background (the target reverts on failure).
+import type { API, Characteristic, CharacteristicValue, Logging, PlatformAccessory, Service, WithUUID } from 'homebridge';
+
+import type { PluginConfig } from '../config.js';
+import type { SmartcarProblem } from '../smartcar/errors.js';
+import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
+import {
+  chargingState, displayMake, HapStatus, levelPercent, lockCurrentState, LockState, LockTarget, lockTargetFor, pluggedInContact, statusLowBattery,
+} from './mappers.js';
+import { planVehicle, type VehiclePlan } from './plan.js';
+
+/** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
+export interface VehicleContext {
+  vehicleId: string;
+  userId: string;
+  name: string;
+  info: VehicleInfo;
+  snapshot?: VehicleSnapshot;
+  /** Signals Smartcar said this car cannot deliver (e.g. /battery on an ICE car). */
+  notCapable?: Signal[];
+  /** Per signal, the owner-readable reason the last read of it failed. */
+  failures?: Partial<Record<Signal, string>>;
+  /** Command-only locks: the last command that succeeded (there is no read to confirm it). */
+  commanded?: { locked: boolean; at: number };
+  usage?: { month: string; requests: number };
+}
+
+export interface LockCommands {
+  setLock(vehicle: VehicleAccessory, locked: boolean): Promise<void>;
+  /** Plan the confirming read of /security after a successful command. */
+  confirm(vehicle: VehicleAccessory): void;
+}
+
+export interface VehicleAccessoryDeps {
+  api: API;
+  log: Logging;
+  config: PluginConfig;
+  commands: LockCommands;
+  staleAfterMs: (vehicle: VehicleAccessory) => number;
+  now: () => number;
+}
+
+const SUBTYPE = { lock: 'lock', battery: 'battery', plugged: 'plugged-in' } as const;
+
+export class VehicleAccessory {
+  private plan: VehiclePlan;
+  private target: number | undefined;
+  private commandSeq = 0;
+  private commandFailure: string | undefined;
+  private reauthorize: string | undefined;
+  private readonly pushed = new Map<string, CharacteristicValue>();
+
+  constructor(readonly accessory: PlatformAccessory<VehicleContext>, private readonly deps: VehicleAccessoryDeps) {
+    this.plan = this.computePlan();
+    this.configure();
+  }
+
+  get id(): string {
+    return this.context.vehicleId;
+  }
+
+  get userId(): string {
+    return this.context.userId;
+  }
+
+  get name(): string {
+    return this.context.name;
+  }
+
+  get context(): VehicleContext {
+    return this.accessory.context;
+  }
+
+  get signals(): Signal[] {
+    return this.plan.signals;
+  }
+
+  get lockMode(): VehiclePlan['lock'] {
+    return this.plan.lock;
+  }
+
+  get levelSource(): VehiclePlan['level'] {
+    return this.plan.level;
+  }
+
+  get reauthorizeReason(): string | undefined {
+    return this.reauthorize;
+  }
+
+  /** New info from discovery (permissions may have changed): rebuild the services to match. */
+  update(info: VehicleInfo, name: string): void {
+    this.context.info = info;
+    this.context.name = name;
+    this.accessory.displayName = name;
+    this.plan = this.computePlan();
+    this.configure();
+  }
+
+  /** Merge a read: values replace old ones, failures are remembered per signal. */
+  applyRead(result: ReadResult, at: number): void {
+    const ctx = this.context;
+    const previous = ctx.snapshot;
+    ctx.snapshot = { ...previous, ...result.values, fetchedAt: at };
+    const failures: Partial<Record<Signal, string>> = { ...ctx.failures };
+    let replan = false;
+    for (const signal of Object.keys(result.values).map(valueSignal).filter((s): s is Signal => s !== undefined)) {
+      delete failures[signal];
+    }
+    for (const [signal, err] of Object.entries(result.failures) as [Signal, SmartcarProblem][]) {
+      if (err.kind === 'not-capable') {
+        ctx.notCapable = [...new Set([...(ctx.notCapable ?? []), signal])];
+        replan = true;
+        this.deps.log.info(`${this.name}: Smartcar cannot read ${signal} for this car; adjusting its services`);
+        continue;
+      }
+      if (failures[signal] !== err.message) {
+        this.deps.log.warn(`${this.name}: ${err.message}`);
+      }
+      failures[signal] = err.message;
+    }
+    ctx.failures = failures;
+    this.reauthorize = undefined;
+    if (result.values.locked !== undefined) {
+      this.commandFailure = undefined;
+      this.target = undefined;
+    }
+    this.countRequests(result.requests);
+    if (replan) {
+      this.plan = this.computePlan();
+      this.configure();
+    }
+    this.push();
+  }
+
+  countRequests(n: number): void {
+    const month = new Date(this.deps.now()).toISOString().slice(0, 7);
+    const usage = this.context.usage?.month === month ? this.context.usage : { month, requests: 0 };
+    usage.requests += n;
+    this.context.usage = usage;
+  }
+
+  /** The owner must connect again: every service shows a fault until then. */
+  setReauthorize(reason: string | undefined): void {
+    this.reauthorize = reason;
+    this.push();
+  }
+
+  /** Re-evaluate freshness (called after every attempt and on a timer): stale data flags the services. */
+  refreshFaults(): void {
+    this.push();
+  }
+
+  isStale(): boolean {
+    const at = this.context.snapshot?.fetchedAt;
+    return at !== undefined && this.deps.now() - at > this.deps.staleAfterMs(this);
+  }
+
+  /** Problems written for the owner (the setup page shows them). */
+  problems(): string[] {
+    const out: string[] = [];
+    if (this.reauthorize) {
+      out.push(`Smartcar needs you to connect this vehicle again (${this.reauthorize})`);
+    }
+    if (this.commandFailure) {
+      out.push(this.commandFailure);
+    }
+    for (const message of Object.values(this.context.failures ?? {})) {
+      out.push(message);
+    }
+    if (this.isStale()) {
+      out.push('The data is older than staleAfterMinutes: Smartcar has not answered recently');
+    }
+    const granted = this.context.info.permissions;
+    if (this.plan.lock === 'command-only') {
+      out.push('Grant read_security (connect again) so HomeKit can show whether the car is locked');
+    } else if (this.plan.lock === 'read-only') {
+      out.push('Grant control_security (connect again) to lock and unlock from HomeKit');
+    }
+    if (!granted.includes('read_vin')) {
+      out.push('Grant read_vin to show the VIN as serial number');
+    }
+    return out;
+  }
+
+  private computePlan(): VehiclePlan {
+    return planVehicle(this.context.info.permissions, this.deps.config.services, this.context.notCapable ?? []);
+  }
+
+  // ---- services ---------------------------------------------------------------------------------
+
+  private get hap(): API['hap'] {
+    return this.deps.api.hap;
+  }
+
+  private configure(): void {
+    const { Service, Characteristic } = this.hap;
+    const info = this.context.info;
+    const infoService = this.accessory.getService(Service.AccessoryInformation) ?? this.accessory.addService(Service.AccessoryInformation);
+    infoService
+      .setCharacteristic(Characteristic.Manufacturer, displayMake(info.make) || 'Smartcar')
+      .setCharacteristic(Characteristic.Model, [info.model, info.year ? String(info.year) : ''].filter(Boolean).join(' ') || 'Vehicle')
+      .setCharacteristic(Characteristic.SerialNumber, info.vin ?? info.id.slice(0, 8))
+      // Homebridge pre-sets "0"; the year is the closest thing a car has to a firmware revision here.
+      .setCharacteristic(Characteristic.FirmwareRevision, info.year ? `${info.year}.0.0` : '1.0.0');
+
+    const lockService = this.ensure(this.plan.lock !== 'none', Service.LockMechanism, SUBTYPE.lock, this.name);
+    if (lockService) {
+      this.withFault(lockService);
+      lockService.getCharacteristic(Characteristic.LockCurrentState).onGet(() => this.currentLock());
+      lockService.getCharacteristic(Characteristic.LockTargetState)
+        .onGet(() => this.targetLock())
+        .onSet((value) => this.onLockSet(value));
+      // Siri resolves "lock the Model 3" against the lock's own name: make it the primary service.
+      lockService.setPrimaryService(true);
+    }
+
+    const battery = this.ensure(this.plan.level !== undefined, Service.Battery, SUBTYPE.battery, `${this.name} Battery`);
+    if (battery) {
+      this.withFault(battery);
+      battery.getCharacteristic(Characteristic.BatteryLevel).onGet(() => this.honest(this.level()));
+      battery.getCharacteristic(Characteristic.StatusLowBattery).onGet(() => this.honest(statusLowBattery(this.level(), this.deps.config.lowBatteryPercent)));
+      if (this.plan.charging === 'unknown') {
+        // A BEV whose owner withheld read_charge: leave ChargingState out rather than guess it.
+        if (battery.testCharacteristic(Characteristic.ChargingState)) {
+          battery.removeCharacteristic(battery.getCharacteristic(Characteristic.ChargingState));
+        }
+      } else {
+        battery.getCharacteristic(Characteristic.ChargingState).onGet(() => this.honest(this.charging()));
+      }
+    }
+
+    const plugged = this.ensure(this.plan.pluggedIn, Service.ContactSensor, SUBTYPE.plugged, `${this.name} Plugged In`);
+    if (plugged) {
+      this.withFault(plugged);
+      plugged.getCharacteristic(Characteristic.ContactSensorState).onGet(() => this.honest(pluggedInContact(this.context.snapshot?.pluggedIn)));
+    }
+    this.pushed.clear();
+    this.push();
+  }
+
+  /** Adds (or finds) the service when wanted, removes it when not. Names: vehicle name first, for Siri. */
+  private ensure(wanted: boolean, type: WithUUID<typeof Service>, subtype: string, name: string): Service | undefined {
+    const { Characteristic } = this.hap;
+    let service = this.accessory.getServiceById(type, subtype);
+    if (!wanted) {
+      if (service) {
+        this.accessory.removeService(service);
+      }
+      return undefined;
+    }
+    service ??= this.accessory.addService(type, name, subtype);
+    service.setCharacteristic(Characteristic.Name, name);
+    if (!service.testCharacteristic(Characteristic.ConfiguredName)) {
+      service.addOptionalCharacteristic(Characteristic.ConfiguredName);
+    }
+    // ConfiguredName is what the Home app shows and Siri hears; the owner may rename it there.
+    const configured = service.getCharacteristic(Characteristic.ConfiguredName);
+    if (!configured.value) {
+      configured.updateValue(name);
+    }
+    return service;
+  }
+
+  private withFault(service: Service): void {
+    const { Characteristic } = this.hap;
+    if (!service.testCharacteristic(Characteristic.StatusFault)) {
+      // LockMechanism and Battery do not list StatusFault; declaring it avoids HAP's "adding anyway" warning.
+      service.addOptionalCharacteristic(Characteristic.StatusFault);
+      service.getCharacteristic(Characteristic.StatusFault);
+    }
+  }
+
+  private honest(value: number | undefined): number {
+    if (value === undefined) {
+      throw new this.hap.HapStatusError(HapStatus.SERVICE_COMMUNICATION_FAILURE);
+    }
+    return value;
+  }
+
+  private level(): number | undefined {
+    return this.plan.level === undefined ? undefined : levelPercent(this.context.snapshot, this.plan.level);
+  }
+
+  private charging(): number | undefined {
+    return chargingState(this.context.snapshot?.chargeState, this.plan.charging !== 'not-chargeable');
+  }
+
+  private currentLock(): number {
+    if (this.plan.lock === 'command-only') {
+      const c = this.context.commanded;
+      // Without read_security the only knowledge is our own last command, and only while it is fresh.
+      if (c === undefined || this.deps.now() - c.at > this.deps.staleAfterMs(this)) {
+        return LockState.UNKNOWN;
+      }
+      return lockCurrentState(c.locked);
+    }
+    return lockCurrentState(this.context.snapshot?.locked);
+  }
+
+  private targetLock(): number {
+    if (this.target !== undefined) {
+      return this.target;
+    }
+    const known = this.plan.lock === 'command-only' ? this.context.commanded?.locked : this.context.snapshot?.locked;
+    return lockTargetFor(known) ?? LockTarget.SECURED;
+  }
+
+  private faultFor(signals: Signal[]): boolean {
+    const failures = this.context.failures ?? {};
+    return this.reauthorize !== undefined || this.isStale() || signals.some((s) => failures[s] !== undefined);
+  }
+
+  /** Push every value that changed since the last push (HomeKit only hears about changes). */
+  private push(): void {
+    const { Service, Characteristic } = this.hap;
+    const set = (service: Service | undefined, type: WithUUID<new () => Characteristic>, value: number | undefined): void => {
+      if (service === undefined || value === undefined) {
+        return;
+      }
+      const key = `${service.subtype ?? ''}/${type.UUID}`;
+      if (this.pushed.get(key) !== value) {
+        this.pushed.set(key, value);
+        service.updateCharacteristic(type, value);
+      }
+    };
+    const fault = (on: boolean): number => (on ? Characteristic.StatusFault.GENERAL_FAULT : Characteristic.StatusFault.NO_FAULT);
+
+    const lock = this.accessory.getServiceById(Service.LockMechanism, SUBTYPE.lock);
+    set(lock, Characteristic.LockCurrentState, this.currentLock());
+    set(lock, Characteristic.LockTargetState, this.targetLock());
+    set(lock, Characteristic.StatusFault, fault(this.commandFailure !== undefined || (this.plan.lock !== 'command-only' && this.faultFor(['lock'])) || (this.plan.lock === 'command-only' && this.reauthorize !== undefined)));
+
+    const battery = this.accessory.getServiceById(Service.Battery, SUBTYPE.battery);
+    const level = this.level();
+    set(battery, Characteristic.BatteryLevel, level);
+    set(battery, Characteristic.StatusLowBattery, statusLowBattery(level, this.deps.config.lowBatteryPercent));
+    if (this.plan.charging !== 'unknown') {
+      set(battery, Characteristic.ChargingState, this.charging());
+    }
+    const levelSignals: Signal[] = this.plan.level ? [this.plan.level] : [];
+    set(battery, Characteristic.StatusFault, fault(this.faultFor(levelSignals)));
+
+    const plugged = this.accessory.getServiceById(Service.ContactSensor, SUBTYPE.plugged);
+    set(plugged, Characteristic.ContactSensorState, pluggedInContact(this.context.snapshot?.pluggedIn));
+    set(plugged, Characteristic.StatusFault, fault(this.faultFor(['charge'])));
+  }
+
+  // ---- lock commands ----------------------------------------------------------------------------
+
+  private onLockSet(value: CharacteristicValue): void {
+    if (this.plan.lock === 'read-only') {
+      this.deps.log.warn(`${this.name}: cannot lock or unlock: Smartcar permission control_security was not granted; connect the vehicle again to grant it`);
+      throw new this.hap.HapStatusError(HapStatus.INSUFFICIENT_PRIVILEGES);
+    }
+    const locked = value === LockTarget.SECURED;
+    const before = this.targetLock();
+    const seq = ++this.commandSeq;
+    this.target = locked ? LockTarget.SECURED : LockTarget.UNSECURED;
+    this.pushed.set(`${SUBTYPE.lock}/${this.hap.Characteristic.LockTargetState.UUID}`, this.target);
+    // HomeKit waits for onSet: answer now, let the car take its time.
+    void this.runLockCommand(locked, seq, before);
+  }
+
+  private async runLockCommand(locked: boolean, seq: number, before: number): Promise<void> {
+    const verb = locked ? 'lock' : 'unlock';
+    try {
+      await this.deps.commands.setLock(this, locked);
+      if (seq !== this.commandSeq) {
+        return;
+      }
+      this.commandFailure = undefined;
+      if (this.plan.lock === 'command-only') {
+        this.context.commanded = { locked, at: this.deps.now() };
+      } else if (this.context.snapshot) {
+        this.context.snapshot.locked = locked;
+      } else {
+        this.context.snapshot = { fetchedAt: this.deps.now(), locked };
+      }
+      this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
+      this.push();
+      if (this.plan.lock === 'read') {
+        this.deps.commands.confirm(this);
+      }
+    } catch (err) {
+      if (seq !== this.commandSeq) {
+        return;
+      }
+      const problem = err as SmartcarProblem;
+      this.commandFailure = `Could not ${verb}: ${describeForOwner(problem)}`;
+      this.deps.log.warn(`${this.name}: ${this.commandFailure}`);
+      if (problem.kind === 'reauthorize') {
+        this.reauthorize = problem.message;
+      }
+      this.target = before;
+      this.push();
+    }
+  }
+}
+
+/** Which signal a ReadResult value belongs to. */
+function valueSignal(key: string): Signal | undefined {
+  switch (key) {
+    case 'locked':
+      return 'lock';
+    case 'batteryPercent':
+      return 'battery';
+    case 'fuelPercent':
+      return 'fuel';
+    case 'pluggedIn':
+    case 'chargeState':
+      return 'charge';
+    default:
+      return undefined;
+  }
+}
+
+export function describeForOwner(problem: SmartcarProblem): string {
+  switch (problem.kind) {
+    case 'vehicle-state': {
+      const p = problem as SmartcarProblem & { code: string; userMessage: string };
+      return `${p.userMessage} (${p.code})`;
+    }
+    case 'reauthorize':
+      return `${problem.message}. Open the setup page and connect the vehicle again.`;
+    case 'rate-limited':
+      return `Smartcar asks to wait before the next request (${problem.message})`;
+    default:
+      return problem.message;
+  }
+}

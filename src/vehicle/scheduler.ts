@@ -1,0 +1,257 @@
+// The platform's one refresh scheduler: a single timer armed for the earliest due vehicle; the next
+// refresh of a vehicle is planned only when its last one finished; due times are spread apart;
+// retry-after is honoured and transient failures back off. Aborting the signal stops everything.
+
+export type RefreshReason = 'poll' | 'confirm';
+
+export type RefreshOutcome =
+  | { kind: 'ok' }
+  | { kind: 'retry-after'; seconds: number | undefined }
+  | { kind: 'transient' }
+  /** Nothing to gain from retrying (re-authorization needed): stop until told otherwise. */
+  | { kind: 'stop' };
+
+export interface SchedulerOptions {
+  signal: AbortSignal;
+  refresh: (vehicleId: string, reason: RefreshReason) => Promise<RefreshOutcome>;
+  /** Called for errors the refresh function let escape (it should not); the loop carries on. */
+  onError: (vehicleId: string, err: unknown) => void;
+  spreadMs: number;
+  startupDelayMs: number;
+  backoffInitialMs: number;
+  confirmDelayMs: number;
+  now?: () => number;
+}
+
+interface Entry {
+  intervalMs: number;
+  /** Epoch ms of the next poll; undefined = stopped. */
+  due: number | undefined;
+  confirmAt: number | undefined;
+  /** Not before this (retry-after). */
+  blockedUntil: number;
+  failures: number;
+}
+
+// setTimeout cannot wait longer than 2^31-1 ms; longer plans re-arm.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class RefreshScheduler {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.now = options.now ?? Date.now;
+    options.signal.addEventListener('abort', () => this.disarm(), { once: true });
+  }
+
+  /**
+   * Adds or updates a vehicle. With `lastRefreshAt` (cached data) the first refresh waits for the
+   * interval to run out, so a restart with fresh data does not call Smartcar at once.
+   */
+  upsert(vehicleId: string, intervalMs: number, lastRefreshAt?: number): void {
+    const existing = this.entries.get(vehicleId);
+    if (existing) {
+      existing.intervalMs = intervalMs;
+      if (existing.due === undefined) {
+        existing.due = this.spread(this.now() + this.options.startupDelayMs, vehicleId);
+      }
+    } else {
+      const now = this.now();
+      const planned = lastRefreshAt !== undefined ? lastRefreshAt + intervalMs : 0;
+      const due = this.spread(Math.max(planned, now + this.options.startupDelayMs), vehicleId);
+      this.entries.set(vehicleId, { intervalMs, due, confirmAt: undefined, blockedUntil: 0, failures: 0 });
+    }
+    this.arm();
+  }
+
+  remove(vehicleId: string): void {
+    this.entries.delete(vehicleId);
+    this.arm();
+  }
+
+  has(vehicleId: string): boolean {
+    return this.entries.has(vehicleId);
+  }
+
+  nextAt(vehicleId: string): number | undefined {
+    const e = this.entries.get(vehicleId);
+    return e?.due;
+  }
+
+  /** As soon as the budget allows (never before a retry-after); restarts a stopped vehicle. */
+  refreshNow(vehicleId?: string): void {
+    const now = this.now();
+    for (const [id, e] of this.entries) {
+      if (vehicleId === undefined || id === vehicleId) {
+        e.due = Math.max(now, e.blockedUntil);
+        e.failures = 0;
+      }
+    }
+    this.arm();
+  }
+
+  /** A confirming read shortly after a command (never before a retry-after). */
+  confirm(vehicleId: string): void {
+    const e = this.entries.get(vehicleId);
+    if (e) {
+      e.confirmAt = Math.max(this.now() + this.options.confirmDelayMs, e.blockedUntil);
+      this.arm();
+    }
+  }
+
+  private spread(at: number, self: string): number {
+    let t = at;
+    // Each pass moves t past one neighbour; the number of vehicles bounds the passes.
+    for (let i = 0; i <= this.entries.size; i++) {
+      const clash = [...this.entries].find(([id, e]) => id !== self && e.due !== undefined && Math.abs(e.due - t) < this.options.spreadMs);
+      if (!clash) {
+        break;
+      }
+      t = clash[1].due! + this.options.spreadMs;
+    }
+    return t;
+  }
+
+  private nextWake(): number | undefined {
+    let next: number | undefined;
+    for (const e of this.entries.values()) {
+      for (const t of [e.due, e.confirmAt]) {
+        if (t !== undefined && (next === undefined || t < next)) {
+          next = t;
+        }
+      }
+    }
+    return next;
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    this.disarm();
+    if (this.options.signal.aborted || this.running) {
+      return;
+    }
+    const next = this.nextWake();
+    if (next === undefined) {
+      return;
+    }
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.now()));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, delay);
+  }
+
+  private async tick(): Promise<void> {
+    this.running = true;
+    try {
+      // Due work runs one at a time; new work that becomes due meanwhile is picked up by the loop.
+      for (;;) {
+        if (this.options.signal.aborted) {
+          return;
+        }
+        const job = this.nextDue();
+        if (job === undefined) {
+          break;
+        }
+        await this.run(job.id, job.reason);
+      }
+    } finally {
+      this.running = false;
+      this.arm();
+    }
+  }
+
+  private nextDue(): { id: string; reason: RefreshReason } | undefined {
+    const now = this.now();
+    let best: { id: string; reason: RefreshReason; at: number } | undefined;
+    for (const [id, e] of this.entries) {
+      if (e.confirmAt !== undefined && e.confirmAt <= now && (best === undefined || e.confirmAt < best.at)) {
+        best = { id, reason: 'confirm', at: e.confirmAt };
+      }
+      if (e.due !== undefined && e.due <= now && (best === undefined || e.due < best.at)) {
+        best = { id, reason: 'poll', at: e.due };
+      }
+    }
+    return best;
+  }
+
+  private async run(id: string, reason: RefreshReason): Promise<void> {
+    const e = this.entries.get(id);
+    if (!e) {
+      return;
+    }
+    if (reason === 'confirm') {
+      e.confirmAt = undefined;
+    } else {
+      e.due = undefined; // planned again only when this one finished
+    }
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await this.options.refresh(id, reason);
+    } catch (err) {
+      this.options.onError(id, err);
+      outcome = { kind: 'transient' };
+    }
+    if (this.entries.get(id) !== e || this.options.signal.aborted) {
+      return; // removed while it ran
+    }
+    const now = this.now();
+    switch (outcome.kind) {
+      case 'ok':
+        e.failures = 0;
+        if (reason === 'poll') {
+          e.due = this.spread(now + e.intervalMs, id);
+        }
+        break;
+      case 'retry-after': {
+        e.failures++;
+        const wait = outcome.seconds !== undefined ? outcome.seconds * 1000 : this.backoff(e);
+        e.blockedUntil = now + wait;
+        if (reason === 'poll' || e.due === undefined || e.due < e.blockedUntil) {
+          e.due = this.spread(now + wait, id);
+        }
+        break;
+      }
+      case 'transient':
+        e.failures++;
+        if (reason === 'poll') {
+          e.due = this.spread(now + this.backoff(e), id);
+        }
+        break;
+      case 'stop':
+        e.due = undefined;
+        e.confirmAt = undefined;
+        break;
+    }
+  }
+
+  private backoff(e: Entry): number {
+    return Math.min(e.intervalMs, this.options.backoffInitialMs * 2 ** Math.max(0, e.failures - 1));
+  }
+}
+
+/** A sleep that ends early (rejecting) when the signal aborts, leaving no timer behind. */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
