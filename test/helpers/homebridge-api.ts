@@ -131,7 +131,7 @@ export function characteristic(a: PlatformAccessory, sType: WithUUID<typeof Serv
   if (!s.testCharacteristic(cType)) {
     throw new Error(`${a.displayName} ${sType.name} has no ${cType.name}`);
   }
-  return s.getCharacteristic(cType);
+  return s.getCharacteristic(cType as unknown as WithUUID<new () => Characteristic>);
 }
 
 /** A controller's read: the handler's answer, or the HAP status number it failed with. */
