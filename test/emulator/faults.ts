@@ -14,7 +14,7 @@ export interface FaultMatch {
 
 export interface InjectedError {
   type: string;
-  code: string | null;
+  code?: string | null;
   status: number;
   retryAfter?: number;
   description?: string;
