@@ -283,7 +283,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return;
     }
     v.setReauthorize(undefined);
-    this.scheduler.upsert(v.id, this.intervalMs(v), v.context.snapshot?.fetchedAt);
+    // Cached data that is already stale is refreshed at once; fresh data waits for its interval.
+    this.scheduler.upsert(v.id, this.intervalMs(v), v.isStale() ? undefined : v.context.snapshot?.fetchedAt);
   }
 
   private async refresh(vehicleId: string, reason: RefreshReason): Promise<RefreshOutcome> {

@@ -102,7 +102,12 @@ export class VehicleAccessory {
   applyRead(result: ReadResult, at: number): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
-    ctx.snapshot = { ...previous, ...result.values, fetchedAt: at };
+    // A batch whose every item failed is no fresher than what we had.
+    const readSomething = Object.keys(result.values).some((k) => valueSignal(k) !== undefined);
+    const fetchedAt = readSomething || previous === undefined ? at : previous.fetchedAt;
+    if (readSomething || previous !== undefined) {
+      ctx.snapshot = { ...previous, ...result.values, fetchedAt };
+    }
     const failures: Partial<Record<Signal, string>> = { ...ctx.failures };
     let replan = false;
     for (const signal of Object.keys(result.values).map(valueSignal).filter((s): s is Signal => s !== undefined)) {

@@ -89,7 +89,7 @@ export async function startPlatform(config: Record<string, unknown>, options: { 
   plugin(api as unknown as API);
   const logs = captureLog();
   const Platform = api.platformClass!;
-  const platform = new Platform(logs.log, { platform: 'Smartcar', name: 'Smartcar', ...config } as PlatformConfig, api as unknown as API);
+  const platform = new Platform(logs.log, { platform: 'Smartcar', name: 'Smartcar', ...config }, api as unknown as API);
   for (const json of options.cache ?? []) {
     const acc = PlatformAccessoryClass.deserialize(json);
     api.accessories.set(acc.UUID, acc);
