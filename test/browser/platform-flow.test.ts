@@ -1,0 +1,93 @@
+// Issue 4's "Done when", end to end in Chromium: the real platform (fake Homebridge API, real HAP,
+// real SDK against the emulator) serves the setup page; vehicles connected there become HomeKit
+// accessories within seconds without a restart, and a disconnect there removes one.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type { Browser, Page } from 'playwright-core';
+
+import type { SmartcarEmulator } from '../emulator/index.js';
+import { defaultFleet } from '../emulator/index.js';
+import { accessories, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { CLIENT_ID, CLIENT_SECRET, startEmulator } from '../helpers/plugin-world.js';
+import { allowEmulatorRedirects, freePort, launchChromium, PHONE_VIEWPORT, screenshot } from './support.js';
+
+describe('setup page served by the running platform', async () => {
+  const { browser, skip } = await launchChromium();
+  let emulator: SmartcarEmulator;
+  let hb: StartedPlatform;
+  let base: string;
+
+  before(async () => {
+    if (skip !== undefined) {
+      return;
+    }
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}/`;
+    const redirectUri = `${base}callback`;
+    emulator = await startEmulator({ redirectUris: [redirectUri] });
+    defaultFleet(emulator);
+    hb = await startPlatform({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri, setupPort: port, setupBind: '127.0.0.1' });
+    await waitFor('the setup page', () => hb.logs.lines.some((l) => l.message.startsWith(`Setup page: ${base}`)));
+  });
+
+  after(async () => {
+    await hb?.shutdown();
+    await emulator?.close();
+    await browser?.close();
+  });
+
+  async function newPage(): Promise<Page> {
+    const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
+    await allowEmulatorRedirects(page, emulator.origin);
+    return page;
+  }
+
+  it('vehicles connected on the page appear as accessories at once, and Disconnect removes one', { skip }, async () => {
+    assert.equal(accessories(hb.api).length, 0);
+    const page = await newPage();
+    await page.goto(base);
+    await page.locator('#connect').click();
+    await page.waitForURL((url) => url.origin === emulator.origin);
+    await page.locator('#email').fill('owner@example.com');
+    await page.locator('#password').fill('password');
+    await page.locator('#sign-in').click();
+    const boxes = page.locator('input[name=vehicle]');
+    await boxes.first().waitFor();
+    const offered = await boxes.count();
+    for (let i = 0; i < offered; i++) {
+      await boxes.nth(i).check();
+    }
+    await page.locator('#approve').click();
+    await page.waitForURL(`${base}?connected=${offered}`);
+
+    // No restart: the platform registered them while answering the callback.
+    await waitFor('the accessories', () => accessories(hb.api).length === offered, 5000);
+    assert.equal(await page.locator('article.vehicle').count(), offered);
+    for (const name of accessories(hb.api).map((a) => a.displayName)) {
+      assert.ok((await page.locator('article.vehicle h2').allInnerTexts()).includes(name), name);
+    }
+    // Once the first refresh lands, the page shows real values from the car.
+    await waitFor('refreshed values', async () => {
+      await page.reload();
+      return /locked|unlocked/.test(await page.locator('article.vehicle .lock').first().innerText());
+    }, 10_000);
+    await screenshot(page, 'platform-connected-phone');
+
+    const victim = page.locator('article.vehicle').first();
+    const victimName = await victim.locator('h2').innerText();
+    await victim.getByRole('link', { name: 'Disconnect…' }).click();
+    await page.locator('#confirm-disconnect').click();
+    await page.waitForURL(`${base}?disconnected=1`);
+    await waitFor('the accessory to go', () => accessories(hb.api).length === offered - 1, 5000);
+    assert.ok(!accessories(hb.api).some((a) => a.displayName === victimName));
+    assert.ok(emulator.requests.some((r) => r.method === 'DELETE' && r.path.endsWith('/application')));
+    assert.ok(!(await page.locator('article.vehicle h2').allInnerTexts()).includes(victimName));
+    await page.close();
+
+    const log = hb.logs.text();
+    assert.match(log, new RegExp(`Connected ${offered} vehicles: `));
+    assert.ok(!log.includes(CLIENT_SECRET), 'the client secret reached the log');
+    assert.doesNotMatch(log, /code=|access_token|refresh_token/);
+  });
+});
