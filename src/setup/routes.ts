@@ -52,10 +52,16 @@ export function createApp(options: RouteOptions): express.Express {
   });
   app.use(express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: FORM_FIELDS_LIMIT }));
 
-  // Registered first so a redirect URI of `/` still reaches it; anything else there falls through.
-  app.get(options.callbackPath, handle(async (req, res, next) => {
+  // Matched by plain comparison, not as an express route: a redirect URI path may hold characters
+  // express reads as route syntax. First, so a redirect URI of `/` still reaches it.
+  const callbackPath = options.callbackPath.replace(/(.)\/$/, '$1');
+  app.use(handle(async (req, res, next) => {
     const params = queryOf(req);
-    if (options.callbackPath === '/' && !params.has('code') && !params.has('error') && !params.has('state')) {
+    // GET only: a HEAD (link checkers, prefetchers) must not spend the state or the code.
+    const isCallback = req.method === 'GET'
+      && req.path.replace(/(.)\/$/, '$1') === callbackPath
+      && (callbackPath !== '/' || params.has('code') || params.has('error') || params.has('state'));
+    if (!isCallback) {
       next();
       return;
     }
@@ -251,7 +257,7 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
   const nonce = randomBytes(16).toString('base64');
   res.locals.nonce = nonce;
   res.set({
-    'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // The callback URL carries the authorization code: never let it leave in a Referer.

@@ -381,3 +381,19 @@ describe('DNS rebinding guard', () => {
     }
   });
 });
+
+describe('a redirect URI path with characters express reads as route syntax', () => {
+  it('is matched literally', async () => {
+    const s = await startServer({ redirectUri: 'http://localhost:8585/hb:cb(1)/*' });
+    try {
+      const state = await newState(s.base);
+      const path = new URL('http://localhost:8585/hb:cb(1)/*').pathname;
+      const res = await get(s.base, `${path}?code=odd&state=${state}`);
+      assert.equal(res.status, 303);
+      assert.deepEqual(s.host.authorizeCalls, ['odd']);
+      assert.equal((await get(s.base, '/hb:cbX1/x?code=odd&state=x')).status, 404);
+    } finally {
+      await s.server.stop();
+    }
+  });
+});
