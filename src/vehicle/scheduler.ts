@@ -236,22 +236,3 @@ export class RefreshScheduler {
     return Math.min(e.intervalMs, this.options.backoffInitialMs * 2 ** Math.max(0, e.failures - 1));
   }
 }
-
-/** A sleep that ends early (rejecting) when the signal aborts, leaving no timer behind. */
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
