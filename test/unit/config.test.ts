@@ -82,3 +82,28 @@ describe('normalizeConfig', () => {
     assert.ok(!lines.some((l) => l.message.includes('super-secret-value')));
   });
 });
+
+describe('config.schema.json', () => {
+  it('offers every option normalizeConfig reads, with the same defaults, for the same platform', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const schema = JSON.parse(await readFile(new URL('../../config.schema.json', import.meta.url), 'utf8')) as {
+      pluginAlias: string; pluginType: string; singular: boolean;
+      schema: { properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }> };
+    };
+    const { PLATFORM_NAME } = await import('../../src/settings.js');
+    assert.equal(schema.pluginAlias, PLATFORM_NAME);
+    assert.equal(schema.pluginType, 'platform');
+    assert.equal(schema.singular, true);
+    const c = normalizeConfig(base, captureLog().log)!;
+    const props = schema.schema.properties;
+    for (const key of Object.keys(c)) {
+      assert.ok(props[key], `option ${key} missing from the schema`);
+    }
+    for (const key of ['setupPort', 'setupBind', 'mode', 'unitSystem', 'lowBatteryPercent', 'requestsPerVehiclePerMonth', 'requestTimeoutSeconds'] as const) {
+      assert.deepEqual(props[key]!.default, c[key], `default of ${key}`);
+    }
+    for (const key of ['lock', 'battery', 'pluggedIn'] as const) {
+      assert.equal(props.services!.properties![key]!.default, c.services[key]);
+    }
+  });
+});
