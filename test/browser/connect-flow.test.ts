@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { SetupServer } from '../../src/setup/server.js';
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
 import { captureLog, type LogLine } from '../setup/support.js';
-import { allowEmulatorRedirects, freePort, launchChromium, PHONE_VIEWPORT, screenshot, SdkHost } from './support.js';
+import { freePort, launchChromium, PHONE_VIEWPORT, screenshot, SdkHost } from './support.js';
 
 const CLIENT_ID = 'browser-test-client';
 const CLIENT_SECRET = 'browser-test-secret';
@@ -64,7 +64,6 @@ describe('connecting vehicles through the setup page', async () => {
 
   async function newPage(): Promise<Page> {
     const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
-    await allowEmulatorRedirects(page, emulator.origin);
     return page;
   }
 

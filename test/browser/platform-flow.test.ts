@@ -10,7 +10,7 @@ import type { SmartcarEmulator } from '../emulator/index.js';
 import { defaultFleet } from '../emulator/index.js';
 import { accessories, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { CLIENT_ID, CLIENT_SECRET, startEmulator } from '../helpers/plugin-world.js';
-import { allowEmulatorRedirects, freePort, launchChromium, PHONE_VIEWPORT, screenshot } from './support.js';
+import { freePort, launchChromium, PHONE_VIEWPORT, screenshot } from './support.js';
 
 describe('setup page served by the running platform', async () => {
   const { browser, skip } = await launchChromium();
@@ -39,7 +39,6 @@ describe('setup page served by the running platform', async () => {
 
   async function newPage(): Promise<Page> {
     const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
-    await allowEmulatorRedirects(page, emulator.origin);
     return page;
   }
 

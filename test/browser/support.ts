@@ -35,23 +35,6 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
-/**
- * The emulator's pages send `form-action 'self'`, and Chromium applies form-action to the redirect
- * that follows a form POST, so its Allow/Deny button could never reach our callback (real Connect
- * does redirect there). Drop just that directive from the emulator's answers; ours stay untouched.
- */
-export async function allowEmulatorRedirects(page: Page, emulatorOrigin: string): Promise<void> {
-  await page.route((url) => url.origin === emulatorOrigin, async (route) => {
-    const response = await route.fetch({ maxRedirects: 0 });
-    const headers = response.headers();
-    const csp = headers['content-security-policy'];
-    if (csp !== undefined) {
-      headers['content-security-policy'] = csp.split(';').filter((d) => !/^\s*form-action\b/.test(d)).join(';');
-    }
-    await route.fulfill({ response, headers });
-  });
-}
-
 /** A port nobody listens on right now: for a redirect URI that must fail to load, or to know a port before listening. */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

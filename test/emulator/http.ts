@@ -29,7 +29,9 @@ export function html(status: number, page: string): Reply {
     status,
     headers: {
       'content-type': 'text/html; charset=utf-8',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      // No form-action: Chromium applies it to the redirect after Allow/Deny, and real Connect
+      // sends the browser on to the app's redirect URI from exactly that form.
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
       'cache-control': 'no-store',
     },
     body: page,
