@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import type { API, Characteristic, PlatformAccessory, PlatformConfig, Service, WithUUID } from 'homebridge';
 
@@ -14,14 +15,27 @@ import plugin from '../../src/index.js';
 import type { SmartcarPlatform } from '../../src/platform.js';
 import { captureLog, type CapturedLog } from './log.js';
 
-const require = createRequire(import.meta.url);
-export const hap = require('hap-nodejs') as API['hap'];
-const { PlatformAccessory: PlatformAccessoryClass } = require('homebridge/lib/platformAccessory') as {
-  PlatformAccessory: API['platformAccessory'] & {
-    serialize(a: PlatformAccessory): unknown;
-    deserialize(json: unknown): PlatformAccessory;
-  };
+type PlatformAccessoryStatic = API['platformAccessory'] & {
+  serialize(a: PlatformAccessory): unknown;
+  deserialize(json: unknown): PlatformAccessory;
 };
+
+const require = createRequire(import.meta.url);
+/** HBSC_HAP=2 runs the same tests on Homebridge 2.4's HAP (@homebridge/hap-nodejs 2.x) and PlatformAccessory. */
+export const HAP_GENERATION = process.env.HBSC_HAP === '2' ? 2 : 1;
+async function loadHomebridge(): Promise<{ hap: API['hap']; PlatformAccessoryClass: PlatformAccessoryStatic }> {
+  if (HAP_GENERATION === 2) {
+    // Homebridge 2.x exports PlatformAccessory as a type only; load the runtime class by path.
+    const dir = dirname(require.resolve('homebridge2'));
+    const mod = await import(pathToFileURL(join(dir, 'platformAccessory.js')).href) as { PlatformAccessory: PlatformAccessoryStatic };
+    return { hap: await import('@homebridge/hap-nodejs') as unknown as API['hap'], PlatformAccessoryClass: mod.PlatformAccessory };
+  }
+  const { PlatformAccessory } = require('homebridge/lib/platformAccessory') as { PlatformAccessory: PlatformAccessoryStatic };
+  return { hap: require('hap-nodejs') as API['hap'], PlatformAccessoryClass: PlatformAccessory };
+}
+const loaded = await loadHomebridge();
+export const hap = loaded.hap;
+const PlatformAccessoryClass = loaded.PlatformAccessoryClass;
 
 export class FakeHomebridge extends EventEmitter {
   readonly hap = hap;
@@ -47,8 +61,10 @@ export class FakeHomebridge extends EventEmitter {
     this.platformClass = ctor as typeof this.platformClass;
   }
 
-  registerPlatformAccessories(_plugin: string, _platform: string, list: PlatformAccessory[]): void {
+  registerPlatformAccessories(plugin: string, platform: string, list: PlatformAccessory[]): void {
     for (const a of list) {
+      // Homebridge stamps these on registration; 2.x refuses to serialize an accessory without them.
+      Object.assign(a, { _associatedPlugin: plugin, _associatedPlatform: platform });
       if (this.accessories.has(a.UUID)) {
         throw new Error(`accessory ${a.UUID} registered twice`);
       }
