@@ -31,7 +31,7 @@ export const STALE_MARGIN_MINUTES = 15;
 // Transient failures retry sooner than the next planned refresh, doubling up to the interval itself.
 export const BACKOFF_INITIAL_SECONDS = 60;
 // Vehicles due at nearly the same time are pushed apart by at least this much.
-export const REFRESH_SPREAD_SECONDS = 20;
+export const REFRESH_SPREAD_SECONDS = 5;
 // First refresh after start-up for a vehicle without fresh cached data.
 export const STARTUP_DELAY_SECONDS = 5;
 // Access tokens live 2 h; refresh this long before they expire so no request races the expiry.

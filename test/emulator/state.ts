@@ -52,6 +52,11 @@ export class EmulatorState {
 
   constructor(private readonly clock: EmulatorClock, public refreshGraceMs: number) {}
 
+  /** Every access and refresh token ever issued: leak tests search captured logs for them. */
+  issuedTokens(): string[] {
+    return [...this.accessTokens.keys(), ...this.refreshTokens.keys()];
+  }
+
   addUser(email: string, password: string): User {
     const normalized = email.trim().toLowerCase();
     if (this.userByEmail(normalized)) {

@@ -1,6 +1,6 @@
 // A HomeKit controller for end-to-end tests: hap-controller pairs with the bridge exactly as an iPhone
 // does (SRP pair-setup, then encrypted pair-verify sessions), then reads, writes and subscribes.
-import { HttpClient } from 'hap-controller';
+import { HttpClient, type PairingData } from 'hap-controller';
 
 import { BRIDGE_PIN } from './homebridge-process.js';
 
@@ -29,7 +29,7 @@ interface EventPayload { characteristics: Array<{ aid: number; iid: number; valu
 export class HapController {
   private readonly events: EventPayload['characteristics'] = [];
 
-  private constructor(private readonly client: HttpClient) {
+  private constructor(private readonly client: HttpClient, readonly keys: PairingData, readonly bridgeUsername: string) {
     client.on('event', (ev: EventPayload) => {
       for (const c of ev.characteristics) {
         this.events.push({ aid: Number(c.aid), iid: Number(c.iid), value: c.value });
@@ -46,11 +46,16 @@ export class HapController {
     if (!keys) {
       throw new Error('pair-setup gave no long-term keys');
     }
-    return new HapController(new HttpClient(bridgeUsername, '127.0.0.1', port, keys, { usePersistentConnections: true }));
+    return HapController.connect(bridgeUsername, port, keys);
+  }
+
+  /** A paired controller coming back (after a Homebridge restart): pair-verify with the saved keys. */
+  static connect(bridgeUsername: string, port: number, keys: PairingData): HapController {
+    return new HapController(new HttpClient(bridgeUsername, '127.0.0.1', port, keys, { usePersistentConnections: true }), keys, bridgeUsername);
   }
 
   async accessories(): Promise<HapAccessory[]> {
-    const raw: RawAccessories = await this.client.getAccessories();
+    const raw = toRaw(await this.client.getAccessories());
     return raw.accessories.map((a) => {
       const services = a.services.map((s) => ({
         type: shortType(s.type),
@@ -93,7 +98,7 @@ export class HapController {
         return hit.value;
       }
       if (Date.now() > deadline) {
-        throw new Error(`no HAP event on ${id} within ${timeoutMs} ms (saw ${JSON.stringify(this.events)})`);
+        throw new Error(`no HAP event on ${id} within ${timeoutMs} ms (saw ${this.events.length} events, last ${JSON.stringify(this.events.slice(-5))})`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -106,6 +111,11 @@ export class HapController {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** hap-controller's own types use BigNumber ids; we only ever see small numbers. */
+function toRaw(value: unknown): RawAccessories {
+  return value as RawAccessories;
 }
 
 export function findCharacteristic(acc: HapAccessory, serviceType: string, charType: string): HapCharacteristic | undefined {
