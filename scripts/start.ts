@@ -1,0 +1,111 @@
+// `npm start`: the whole product on its embedded default. Starts the local Smartcar emulator with a
+// BEV, a PHEV and an ICE car, and a real Homebridge with this plugin configured against it, then
+// prints the setup page and the HomeKit code. Ctrl-C stops everything.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
+
+const PROJECT_DIR = resolve(import.meta.dirname, '..');
+const STORAGE = join(PROJECT_DIR, '.homebridge-demo');
+const PIN = '031-45-154';
+const CLIENT_ID = 'demo-client';
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', () => done(false));
+    probe.listen(port, () => probe.close(() => done(true)));
+  });
+}
+
+async function pickSetupPort(): Promise<number> {
+  const wanted = Number(process.env.DEMO_SETUP_PORT ?? 8585);
+  if (await portIsFree(wanted)) {
+    return wanted;
+  }
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, () => {
+      const address = probe.address();
+      probe.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+function randomUsername(): string {
+  return ['0E', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':').toUpperCase();
+}
+
+const setupPort = await pickSetupPort();
+// A fresh secret per run: the emulator and the plugin share it, nobody else needs it.
+const clientSecret = randomBytes(16).toString('hex');
+const emulator = await SmartcarEmulator.start({
+  clientId: CLIENT_ID,
+  clientSecret,
+  redirectUris: [`http://localhost:${setupPort}/callback`],
+  // The plan most owners have: 500 billed requests per vehicle per month.
+  monthlyRequestLimit: 500,
+  commandLatencyMs: 1500,
+});
+const fleet = defaultFleet(emulator);
+
+// The emulator lives in this process only, so tokens from an earlier run mean nothing: start clean.
+await rm(STORAGE, { recursive: true, force: true });
+await mkdir(STORAGE, { recursive: true });
+const username = randomUsername();
+await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
+  bridge: { name: 'Smartcar Demo', username, pin: PIN },
+  accessories: [],
+  platforms: [{
+    platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret, mode: 'simulated', setupPort,
+  }],
+}, null, 2));
+
+const homebridge = spawn(process.execPath, [
+  join(PROJECT_DIR, 'node_modules/homebridge/bin/homebridge'), '-U', STORAGE, '-P', PROJECT_DIR, '--strict-plugin-resolution', '-I',
+], {
+  env: { ...process.env, SMARTCAR_API_ORIGIN: emulator.origin, SMARTCAR_AUTH_ORIGIN: emulator.origin },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+
+console.log(`
+  homebridge-smartcar demo
+  ─────────────────────────────────────────────────────────────
+  Smartcar emulator   ${emulator.origin}  (control API: ${emulator.origin}/_emulator/state)
+  Setup page          http://localhost:${setupPort}/
+                      Connect a vehicle, sign in as ${fleet.user.email} / ${fleet.password},
+                      allow all three cars (Tesla Model 3, Toyota RAV4 Prime, Ford F-150).
+  HomeKit code        ${PIN}  (bridge "Smartcar Demo", ${username}; Home app → Add Accessory → More options)
+  Stop                Ctrl-C
+  ─────────────────────────────────────────────────────────────
+`);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) {
+    return;
+  }
+  stopping = true;
+  if (homebridge.exitCode === null) {
+    homebridge.kill('SIGTERM');
+    const forced = setTimeout(() => homebridge.kill('SIGKILL'), 8_000);
+    await new Promise((done) => homebridge.once('exit', done));
+    clearTimeout(forced);
+  }
+  await emulator.close();
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+homebridge.once('exit', (code) => {
+  if (!stopping) {
+    console.error(`Homebridge exited (${code ?? 'signal'}); stopping the demo`);
+    void stop(code ?? 1);
+  }
+});

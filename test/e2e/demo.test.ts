@@ -1,0 +1,100 @@
+// `npm start`, as a newcomer runs it: the demo brings up the emulator and a real Homebridge, its setup
+// page connects the simulated cars, a HomeKit controller pairs and sees them lock and unlock, and
+// Ctrl-C stops everything.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+
+import { freePort } from '../browser/support.js';
+import { findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { PROJECT_DIR } from '../helpers/homebridge-process.js';
+
+async function waitFor(read: () => string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = read().match(pattern);
+    if (m) {
+      return m;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${pattern} in:\n${read()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function lockOf(acc: HapAccessory, type: string): string {
+  const c = findCharacteristic(acc, HAP.LockMechanism, type);
+  assert.ok(c);
+  return c.id;
+}
+
+describe('npm start (the demo)', () => {
+  let output = '';
+  let demo: ReturnType<typeof spawn>;
+  let hap: HapController | undefined;
+  let setupPort: number;
+
+  before(async () => {
+    setupPort = await freePort();
+    demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      cwd: PROJECT_DIR, env: { ...process.env, DEMO_SETUP_PORT: String(setupPort), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    demo.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
+    demo.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
+  });
+
+  after(async () => {
+    await hap?.close().catch(() => undefined);
+    if (demo.exitCode === null) {
+      demo.kill('SIGKILL');
+    }
+  });
+
+  it('prints the setup page and the pairing code, connects the cars and locks them over HAP, stops on Ctrl-C', async () => {
+    const emulatorOrigin = (await waitFor(() => output, /Smartcar emulator\s+(http:\/\/127\.0\.0\.1:\d+)/, 30_000))[1]!;
+    assert.match(output, new RegExp(`Setup page\\s+http://localhost:${setupPort}/`));
+    assert.match(output, /HomeKit code\s+031-45-154/);
+    const username = (await waitFor(() => output, /bridge "Smartcar Demo", ([0-9A-F:]{17})/, 5_000))[1]!;
+    const hapPort = Number((await waitFor(() => output, /is running on port (\d+)/, 30_000))[1]);
+    await waitFor(() => output, /Setup page: http/, 15_000);
+
+    // The owner's sign-in and approval are proven in the browser suite; here the emulator approves.
+    await fetch(`${emulatorOrigin}/_emulator/options`, {
+      method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ autoApprove: { email: 'owner@example.com' } }),
+    });
+    let url = `http://127.0.0.1:${setupPort}/connect`;
+    for (let hop = 0; hop < 5; hop++) {
+      const res = await fetch(url, { redirect: 'manual' });
+      const location = res.headers.get('location');
+      if (location === null) {
+        break;
+      }
+      url = new URL(location, url).toString().replace('://localhost:', '://127.0.0.1:');
+    }
+    assert.match(url, /connected=3/);
+
+    hap = await HapController.pair(username, hapPort);
+    const deadline = Date.now() + 20_000;
+    let cars: HapAccessory[] = [];
+    while (cars.length < 3 && Date.now() < deadline) {
+      cars = (await hap.accessories()).filter((a) => a.aid !== 1);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(cars.length, 3, 'three cars on the bridge');
+    const tesla = cars.find((a) => String(findCharacteristic(a, HAP.AccessoryInformation, HAP.Model)?.value).includes('Model 3'))!;
+    const current = lockOf(tesla, HAP.LockCurrentState);
+    await hap.subscribe([current]);
+    await hap.write({ [lockOf(tesla, HAP.LockTargetState)]: 1 });
+    await hap.waitForEvent(current, (v) => v === 1, 20_000);
+    await hap.write({ [lockOf(tesla, HAP.LockTargetState)]: 0 });
+    await hap.waitForEvent(current, (v) => v === 0, 20_000);
+    await hap.close();
+    hap = undefined;
+
+    const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0, 'Ctrl-C stops the demo cleanly');
+    await assert.rejects(fetch(`http://127.0.0.1:${setupPort}/`), 'the setup page is gone');
+  });
+});
