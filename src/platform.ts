@@ -4,20 +4,22 @@
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 
 import { normalizeConfig, type PluginConfig } from './config.js';
-import type { ConnectedVehicle, LockView, SetupHost, UserStatusView, VehicleStatusView } from './setup/host.js';
+import type { ConnectedVehicle, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from './setup/host.js';
 import { SetupServer } from './setup/server.js';
 import {
-  BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, defaultIntervalMinutes, PLATFORM_NAME, PLUGIN_NAME, REFRESH_SPREAD_SECONDS,
+  BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, defaultIntervalMinutes, PLATFORM_NAME, PLUGIN_NAME, REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS,
   STALE_MARGIN_MINUTES, STARTUP_DELAY_SECONDS, TOKEN_REFRESH_MARGIN_SECONDS,
 } from './settings.js';
 import { SmartcarClient } from './smartcar/client.js';
-import { mapSmartcarError, type SmartcarProblem } from './smartcar/errors.js';
+import { mapSmartcarError, TransientError, type SmartcarProblem } from './smartcar/errors.js';
 import type { VehicleBackend, VehicleInfo } from './smartcar/types.js';
 import { TokenManager } from './tokens/manager.js';
 import { TokenFileStore } from './tokens/store.js';
 import { describeForOwner, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
 import { sanitizeName } from './vehicle/mappers.js';
-import { RefreshScheduler, type RefreshOutcome, type RefreshReason } from './vehicle/scheduler.js';
+import { commandReserve } from './vehicle/budget.js';
+import { observe, planNext, type PolicyPlan } from './vehicle/policy.js';
+import { RefreshScheduler, type RefreshOutcome, type RefreshReason, type TimerSource } from './vehicle/scheduler.js';
 
 const MINUTE_MS = 60_000;
 // Categories is an ambient const enum (unusable under verbatimModuleSyntax); DOOR_LOCK is 6 in HAP 1.x and 2.x.
@@ -29,7 +31,15 @@ export const timing = {
   spreadMs: REFRESH_SPREAD_SECONDS * 1000,
   backoffInitialMs: BACKOFF_INITIAL_SECONDS * 1000,
   confirmDelayMs: CONFIRM_READ_DELAY_SECONDS * 1000,
+  /** "Refresh now" is ignored when the vehicle was read less than this long ago. */
+  refreshNowDebounceMs: REFRESH_NOW_DEBOUNCE_SECONDS * 1000,
 };
+
+/**
+ * The platform's time: the budget tests and the bench run a simulated month on the emulator's clock
+ * with virtual timers (the scheduler is the only long-lived timer). Read when the platform is built.
+ */
+export const clock: { now: () => number; timers: TimerSource | undefined } = { now: () => Date.now(), timers: undefined };
 
 export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   private readonly config: PluginConfig | undefined;
@@ -37,6 +47,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   private readonly vehicles = new Map<string, VehicleAccessory>();
   private readonly abort = new AbortController();
   private readonly lastError = new Map<string, string>();
+  /** The last plan of each vehicle (delay and why), for the log and the stale threshold. */
+  private readonly plans = new Map<string, PolicyPlan>();
+  private readonly now = clock.now;
   private client!: VehicleBackend;
   private tokens!: TokenManager;
   private scheduler!: RefreshScheduler;
@@ -74,6 +87,12 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       refresh: (id, reason) => this.refresh(id, reason),
       onError: (id, err) => this.log.error(`Refreshing ${this.vehicles.get(id)?.name ?? id} failed unexpectedly: ${String(err)}`),
       ...timing,
+      now: this.now,
+      ...(clock.timers ? { timers: clock.timers } : {}),
+      nextDelayMs: (id) => {
+        const v = this.vehicles.get(id);
+        return v ? this.intervalMs(v, true) : timing.startupDelayMs;
+      },
     });
 
     api.on('didFinishLaunching', () => {
@@ -177,13 +196,18 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       const existing = this.vehicles.get(id);
       const cachedInfo = existing?.context.info;
       let info: VehicleInfo;
+      let describeCost = 0;
       if (cachedInfo && cachedInfo.make !== '' && (cachedInfo.vin !== undefined || !permissions.includes('read_vin'))) {
         // Attributes and VIN are billed requests and never change: reuse what the cache knows.
         info = { ...cachedInfo, permissions };
       } else {
         info = await this.tokens.withToken(userId, (t) => this.client.describe(t, id, permissions));
+        // Attributes and VIN are billed vehicle requests (permissions and the vehicle list are not).
+        describeCost = (permissions.includes('read_vehicle_info') ? 1 : 0) + (permissions.includes('read_vin') ? 1 : 0);
       }
-      found.push(this.upsertVehicle(userId, info));
+      const vehicle = this.upsertVehicle(userId, info);
+      vehicle.countRequests(describeCost);
+      found.push(vehicle);
     }
     for (const v of this.vehiclesOf(userId)) {
       if (!ids.includes(v.id)) {
@@ -223,7 +247,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       api: this.api,
       log: this.log,
       config: this.config!,
-      now: Date.now,
+      now: this.now,
       staleAfterMs: (v) => this.staleAfterMs(v),
       commands: {
         setLock: (v, locked) => this.setLock(v, locked),
@@ -268,14 +292,45 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
 
   // ---- refresh ------------------------------------------------------------------------------------
 
-  private intervalMs(v: VehicleAccessory): number {
+  /**
+   * The delay until the next poll: the owner's fixed refreshIntervalMinutes when set, otherwise the
+   * adaptive policy (budget left, days left, habits, state). `announce` logs the plan in one line.
+   */
+  private intervalMs(v: VehicleAccessory, announce = false): number {
     const config = this.config!;
-    return (config.refreshIntervalMinutes ?? defaultIntervalMinutes(v.signals.length, config.requestsPerVehiclePerMonth)) * MINUTE_MS;
+    if (config.refreshIntervalMinutes !== undefined) {
+      return config.refreshIntervalMinutes * MINUTE_MS;
+    }
+    const now = this.now();
+    const s = v.context.snapshot;
+    const plan = planNext({
+      now,
+      readsLeft: Math.floor(v.budget.left('poll') / Math.max(1, v.signals.length)),
+      monthEnd: v.budget.resetsAt(),
+      history: v.context.history ?? { events: [] },
+      snapshot: s === undefined ? undefined : {
+        fetchedAt: s.fetchedAt,
+        ...(s.pluggedIn !== undefined ? { pluggedIn: s.pluggedIn } : {}),
+        ...(s.chargeState !== undefined ? { chargeState: s.chargeState } : {}),
+      },
+      utcOffsetMs: -new Date(now).getTimezoneOffset() * MINUTE_MS,
+    });
+    this.plans.set(v.id, plan);
+    if (announce) {
+      this.log.debug(`${v.name}: next refresh in ${Math.round(plan.delayMs / MINUTE_MS)} min: ${plan.why}`);
+    }
+    return plan.delayMs;
   }
 
   private staleAfterMs(v: VehicleAccessory): number {
-    const configured = this.config!.staleAfterMinutes;
-    return configured !== undefined ? configured * MINUTE_MS : 2 * this.intervalMs(v) + STALE_MARGIN_MINUTES * MINUTE_MS;
+    const config = this.config!;
+    if (config.staleAfterMinutes !== undefined) {
+      return config.staleAfterMinutes * MINUTE_MS;
+    }
+    // Two missed refreshes: of the fixed interval, or of the even spread / the longest plan seen.
+    const fixed = config.refreshIntervalMinutes ?? defaultIntervalMinutes(v.signals.length, config.requestsPerVehiclePerMonth);
+    const planned = this.plans.get(v.id)?.delayMs ?? 0;
+    return 2 * Math.max(fixed * MINUTE_MS, planned) + STALE_MARGIN_MINUTES * MINUTE_MS;
   }
 
   private schedule(v: VehicleAccessory): void {
@@ -283,6 +338,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return;
     }
     v.setReauthorize(undefined);
+    if (!v.budget.canSpend(Math.max(1, v.signals.length), 'poll')) {
+      this.budgetExhausted(v);
+    }
     // Cached data that is already stale is refreshed at once; fresh data waits for its interval.
     this.scheduler.upsert(v.id, this.intervalMs(v), v.isStale() ? undefined : v.context.snapshot?.fetchedAt);
   }
@@ -296,18 +354,40 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (signals.length === 0) {
       return { kind: 'ok' };
     }
+    // A confirming read belongs to its command and may use the command reserve; polls may not.
+    if (!v.budget.canSpend(signals.length, reason === 'confirm' ? 'command' : 'poll')) {
+      if (reason === 'confirm') {
+        return { kind: 'ok' };
+      }
+      this.budgetExhausted(v);
+      return { kind: 'defer', at: v.budget.resetsAt() };
+    }
+    this.budgetRenewed(v);
+    const before = v.context.snapshot ? { ...v.context.snapshot } : undefined;
     try {
       const result = await this.tokens.withToken(v.userId, (t) => this.client.read(t, vehicleId, signals));
       if (!this.vehicles.has(vehicleId)) {
         return { kind: 'stop' };
       }
-      v.applyRead(result, Date.now());
+      const now = this.now();
+      v.applyRead(result, now);
+      if (v.context.snapshot) {
+        v.context.history = observe(v.context.history, before, v.context.snapshot, now);
+      }
+      if (!v.budget.canSpend(v.signals.length, 'poll')) {
+        this.budgetExhausted(v);
+      }
       this.lastError.delete(vehicleId);
       this.api.updatePlatformAccessories([v.accessory]);
       const limited = Object.values(result.failures).find((f) => (f as SmartcarProblem).kind === 'rate-limited') as (SmartcarProblem & { retryAfterSeconds?: number }) | undefined;
       return limited ? { kind: 'retry-after', seconds: limited.retryAfterSeconds } : { kind: 'ok' };
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: `Reading ${v.name}` });
+      // Smartcar bills a batch item the car answered with an error; count it unless it was refused first.
+      if (!['reauthorize', 'unauthorized', 'permission', 'rate-limited', 'configuration'].includes(problem.kind)) {
+        v.countRequests(signals.length);
+        this.api.updatePlatformAccessories([v.accessory]);
+      }
       if (problem.kind === 'reauthorize') {
         // onReauthorizeNeeded already told the owner; every vehicle of the user stops polling.
         return { kind: 'stop' };
@@ -331,6 +411,26 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     }
   }
 
+  private readonly exhausted = new Set<string>();
+
+  /** Said once per vehicle and month: the log line, the setup page note and the fault flag. */
+  private budgetExhausted(v: VehicleAccessory): void {
+    const resumes = new Date(v.budget.resetsAt()).toISOString().slice(0, 10);
+    const reserve = commandReserve(v.budget.limit);
+    v.setBudgetExhausted(`This month's request budget is used up (${v.budget.used()} of ${v.budget.limit}, ${reserve} kept for lock commands): HomeKit shows the last values until refreshes resume on ${resumes}`);
+    if (!this.exhausted.has(v.id)) {
+      this.exhausted.add(v.id);
+      this.log.warn(`${v.name}: the monthly request budget is used up (${v.budget.used()} of ${v.budget.limit} requests); HomeKit keeps the last values, flagged, and refreshes resume on ${resumes}`);
+    }
+  }
+
+  private budgetRenewed(v: VehicleAccessory): void {
+    if (this.exhausted.delete(v.id)) {
+      this.log.info(`${v.name}: a new month, a new request budget: refreshing again`);
+    }
+    v.setBudgetExhausted(undefined);
+  }
+
   private onReauthorizeNeeded(userId: string, reason: string): void {
     const vehicles = this.vehiclesOf(userId);
     const names = vehicles.map((v) => v.name).join(', ') || `user ${userId}`;
@@ -342,7 +442,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   }
 
   private async setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+    if (!v.budget.canSpend(1, 'command')) {
+      throw new TransientError(`this month's request budget (${v.budget.limit}) is used up; it renews on ${new Date(v.budget.resetsAt()).toISOString().slice(0, 10)}`);
+    }
     v.countRequests(1);
+    v.context.history = { ...(v.context.history ?? { events: [] }), lastCommandAt: this.now() };
     await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
   }
 
@@ -386,7 +490,6 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       lock = 'unknown';
     }
     const level = v.levelSource === 'battery' ? s?.batteryPercent : v.levelSource === 'fuel' ? s?.fuelPercent : undefined;
-    const month = new Date().toISOString().slice(0, 7);
     const view: VehicleStatusView = {
       vehicleId: v.id,
       userId: v.userId,
@@ -396,7 +499,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       year: ctx.info.year,
       permissions: ctx.info.permissions,
       lock,
-      requestsUsed: ctx.usage?.month === month ? ctx.usage.requests : 0,
+      requestsUsed: v.budget.used(),
       requestBudget: this.config!.requestsPerVehiclePerMonth,
       problems: v.problems(),
     };
@@ -446,17 +549,32 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     }
   }
 
-  refreshNow(vehicleId?: string): Promise<void> {
+  refreshNow(vehicleId?: string): Promise<RefreshNowAnswer> {
     if (vehicleId !== undefined && !this.vehicles.has(vehicleId)) {
       return Promise.reject(new Error('This vehicle is not connected'));
     }
-    for (const v of vehicleId === undefined ? this.vehicles.values() : [this.vehicles.get(vehicleId)!]) {
+    const now = this.now();
+    const skipped: RefreshNowAnswer[] = [];
+    let queued = false;
+    for (const v of vehicleId === undefined ? [...this.vehicles.values()] : [this.vehicles.get(vehicleId)!]) {
+      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll.
+      const at = v.context.snapshot?.fetchedAt;
+      if (at !== undefined && now - at < timing.refreshNowDebounceMs) {
+        skipped.push('recent');
+        continue;
+      }
+      if (!v.budget.canSpend(Math.max(1, v.signals.length), 'poll')) {
+        this.budgetExhausted(v);
+        skipped.push('budget');
+        continue;
+      }
       if (!this.scheduler.has(v.id)) {
         this.schedule(v);
       }
+      this.scheduler.refreshNow(v.id);
+      queued = true;
     }
-    this.scheduler.refreshNow(vehicleId);
-    return Promise.resolve();
+    return Promise.resolve(queued ? 'queued' : skipped.includes('budget') ? 'budget' : skipped.length > 0 ? 'recent' : 'queued');
   }
 }
 

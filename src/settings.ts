@@ -32,6 +32,8 @@ export const STALE_MARGIN_MINUTES = 15;
 export const BACKOFF_INITIAL_SECONDS = 60;
 // Vehicles due at nearly the same time are pushed apart by at least this much.
 export const REFRESH_SPREAD_SECONDS = 5;
+// "Refresh now" on the setup page does nothing when the vehicle was read this recently.
+export const REFRESH_NOW_DEBOUNCE_SECONDS = 60;
 // First refresh after start-up for a vehicle without fresh cached data.
 export const STARTUP_DELAY_SECONDS = 5;
 // Access tokens live 2 h; refresh this long before they expire so no request races the expiry.

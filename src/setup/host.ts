@@ -40,6 +40,8 @@ export interface ConnectedVehicle {
   name: string;
 }
 
+export type RefreshNowAnswer = 'queued' | 'recent' | 'budget';
+
 export interface SetupHost {
   /** The Smartcar Connect URL for this state (built by the SDK's AuthClient.getAuthUrl). */
   authUrl(state: string): string;
@@ -48,6 +50,9 @@ export interface SetupHost {
   status(): UserStatusView[];
   /** Disconnect one vehicle (Smartcar DELETE /application) and remove its accessory. */
   disconnect(vehicleId: string): Promise<void>;
-  /** Ask for a refresh as soon as the budget allows; undefined vehicleId means every vehicle. */
-  refreshNow(vehicleId?: string): Promise<void>;
+  /**
+   * Ask for a refresh as soon as the budget allows; undefined vehicleId means every vehicle. Answers
+   * 'recent' when every asked vehicle was read under a minute ago, 'budget' when its budget is spent.
+   */
+  refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void>;
 }

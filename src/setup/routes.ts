@@ -11,7 +11,7 @@ import type { Logging } from 'homebridge';
 
 import { explainConnectError, parsePastedAddress, readConnectAnswer } from './connect-answer.js';
 import type { HtmlValue } from './html.js';
-import type { SetupHost, VehicleStatusView } from './host.js';
+import type { RefreshNowAnswer, SetupHost, VehicleStatusView } from './host.js';
 import type { TokenStore } from './oauth-state.js';
 import { confirmDisconnectPage, layout, messagePage, statusPage, type Banner } from './pages.js';
 
@@ -216,8 +216,9 @@ export function createApp(options: RouteOptions): express.Express {
   }
 
   async function refresh(res: Response, vehicleId: string | undefined, what: string): Promise<void> {
+    let answer: RefreshNowAnswer | void;
     try {
-      await host.refreshNow(vehicleId);
+      answer = await host.refreshNow(vehicleId);
     } catch (err) {
       log.warn(`Refreshing ${oneLine(what)} failed: ${oneLine(messageOf(err))}`);
       page(res, 502, 'Refresh failed', messagePage({
@@ -227,7 +228,7 @@ export function createApp(options: RouteOptions): express.Express {
       }));
       return;
     }
-    res.redirect(303, '/?refreshed=1');
+    res.redirect(303, answer === 'recent' || answer === 'budget' ? `/?refreshed=${answer}` : '/?refreshed=1');
   }
 
   function requireCsrf(req: Request, res: Response, next: NextFunction): void {
@@ -313,6 +314,12 @@ function bannerFor(params: URLSearchParams): Banner | undefined {
   }
   if (params.get('refreshed') === '1') {
     return { kind: 'ok', text: 'Refresh requested: new values arrive as soon as the request budget allows.' };
+  }
+  if (params.get('refreshed') === 'recent') {
+    return { kind: 'warn', text: 'Not refreshed: the data was read less than a minute ago. Try again in a minute.' };
+  }
+  if (params.get('refreshed') === 'budget') {
+    return { kind: 'warn', text: "Not refreshed: this month's request budget is used up. Refreshes resume when the month renews; lock commands still work." };
   }
   if (params.get('disconnected') === '1') {
     return { kind: 'ok', text: 'Vehicle disconnected and removed from Home.' };

@@ -9,7 +9,9 @@ import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartc
 import {
   chargingState, displayMake, HapStatus, levelPercent, lockCurrentState, LockState, LockTarget, lockTargetFor, pluggedInContact, statusLowBattery,
 } from './mappers.js';
+import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
+import type { RefreshHistory } from './policy.js';
 
 /** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
 export interface VehicleContext {
@@ -24,7 +26,10 @@ export interface VehicleContext {
   failures?: Partial<Record<Signal, string>>;
   /** Command-only locks: the last command that succeeded (there is no read to confirm it). */
   commanded?: { locked: boolean; at: number };
-  usage?: { month: string; requests: number };
+  /** Billed requests this billing month (owned by budget.ts). */
+  usage?: Usage;
+  /** Plug and charge transitions seen by our reads, for the refresh policy (policy.ts). */
+  history?: RefreshHistory;
 }
 
 export interface LockCommands {
@@ -50,9 +55,17 @@ export class VehicleAccessory {
   private commandSeq = 0;
   private commandFailure: string | undefined;
   private reauthorize: string | undefined;
+  /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
+  private budgetNote: string | undefined;
+  readonly budget: RequestBudget;
   private readonly pushed = new Map<string, CharacteristicValue>();
 
   constructor(readonly accessory: PlatformAccessory<VehicleContext>, private readonly deps: VehicleAccessoryDeps) {
+    this.budget = new RequestBudget(
+      { get: () => this.context.usage, set: (u) => { this.context.usage = u; } },
+      () => deps.config.requestsPerVehiclePerMonth,
+      deps.now,
+    );
     this.plan = this.computePlan();
     this.configure();
   }
@@ -140,10 +153,15 @@ export class VehicleAccessory {
   }
 
   countRequests(n: number): void {
-    const month = new Date(this.deps.now()).toISOString().slice(0, 7);
-    const usage = this.context.usage?.month === month ? this.context.usage : { month, requests: 0 };
-    usage.requests += n;
-    this.context.usage = usage;
+    this.budget.count(n);
+  }
+
+  /** The month's request budget is spent (a note for the owner) or renewed (undefined). */
+  setBudgetExhausted(note: string | undefined): void {
+    if (note !== this.budgetNote) {
+      this.budgetNote = note;
+      this.push();
+    }
   }
 
   /** The owner must connect again: every service shows a fault until then. */
@@ -170,6 +188,9 @@ export class VehicleAccessory {
     }
     if (this.commandFailure) {
       out.push(this.commandFailure);
+    }
+    if (this.budgetNote) {
+      out.push(this.budgetNote);
     }
     for (const message of Object.values(this.context.failures ?? {})) {
       out.push(message);
@@ -314,7 +335,7 @@ export class VehicleAccessory {
 
   private faultFor(signals: Signal[]): boolean {
     const failures = this.context.failures ?? {};
-    return this.reauthorize !== undefined || this.isStale() || signals.some((s) => failures[s] !== undefined);
+    return this.reauthorize !== undefined || this.budgetNote !== undefined || this.isStale() || signals.some((s) => failures[s] !== undefined);
   }
 
   /** Push every value that changed since the last push (HomeKit only hears about changes). */

@@ -1,6 +1,7 @@
 // The platform's one refresh scheduler: a single timer armed for the earliest due vehicle; the next
 // refresh of a vehicle is planned only when its last one finished; due times are spread apart;
 // retry-after is honoured and transient failures back off. Aborting the signal stops everything.
+// After a successful poll the next one comes from `nextDelayMs` (the refresh policy) when given.
 
 export type RefreshReason = 'poll' | 'confirm';
 
@@ -8,8 +9,16 @@ export type RefreshOutcome =
   | { kind: 'ok' }
   | { kind: 'retry-after'; seconds: number | undefined }
   | { kind: 'transient' }
+  /** Not sent (the request budget is spent): try again at `at` (epoch ms). */
+  | { kind: 'defer'; at: number }
   /** Nothing to gain from retrying (re-authorization needed): stop until told otherwise. */
   | { kind: 'stop' };
+
+/** The timer functions the scheduler uses; a simulation (the bench, budget tests) passes virtual ones. */
+export interface TimerSource {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
 
 export interface SchedulerOptions {
   signal: AbortSignal;
@@ -21,6 +30,9 @@ export interface SchedulerOptions {
   backoffInitialMs: number;
   confirmDelayMs: number;
   now?: () => number;
+  timers?: TimerSource;
+  /** Delay until the next poll after a successful one; defaults to the vehicle's interval. */
+  nextDelayMs?: (vehicleId: string) => number;
 }
 
 interface Entry {
@@ -38,12 +50,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class RefreshScheduler {
   private readonly entries = new Map<string, Entry>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private running = false;
   private readonly now: () => number;
+  private readonly timers: TimerSource;
 
   constructor(private readonly options: SchedulerOptions) {
     this.now = options.now ?? Date.now;
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     options.signal.addEventListener('abort', () => this.disarm(), { once: true });
   }
 
@@ -128,7 +142,9 @@ export class RefreshScheduler {
   }
 
   private disarm(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) {
+      this.timers.clearTimeout(this.timer);
+    }
     this.timer = undefined;
   }
 
@@ -142,7 +158,7 @@ export class RefreshScheduler {
       return;
     }
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.now()));
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       void this.tick();
     }, delay);
@@ -207,7 +223,12 @@ export class RefreshScheduler {
       case 'ok':
         e.failures = 0;
         if (reason === 'poll') {
-          e.due = this.spread(now + e.intervalMs, id);
+          e.due = this.spread(now + (this.options.nextDelayMs?.(id) ?? e.intervalMs), id);
+        }
+        break;
+      case 'defer':
+        if (reason === 'poll' || e.due === undefined) {
+          e.due = this.spread(Math.max(now, outcome.at), id);
         }
         break;
       case 'retry-after': {

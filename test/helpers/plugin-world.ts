@@ -10,7 +10,7 @@ export const CLIENT_ID = 'test-client-id';
 export const CLIENT_SECRET = 'test-client-secret-must-never-be-logged';
 export const REDIRECT_URI = 'http://localhost:8585/callback';
 
-Object.assign(timing, { startupDelayMs: 0, spreadMs: 30, backoffInitialMs: 200, confirmDelayMs: 50 });
+Object.assign(timing, { startupDelayMs: 0, spreadMs: 30, backoffInitialMs: 200, confirmDelayMs: 50, refreshNowDebounceMs: 0 });
 
 export async function startEmulator(options: Partial<Parameters<typeof SmartcarEmulator.start>[0]> = {}): Promise<SmartcarEmulator> {
   const emu = await SmartcarEmulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI], vehicleThrottle: null, ...options });
