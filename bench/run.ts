@@ -1,0 +1,32 @@
+// `npm run bench`: prints the figures of issue 7 (not a test; no pass/fail exit code beyond crashes).
+// Month simulation: our adaptive policy vs a fixed interval spending the same budget, both through the
+// real platform against the emulator's billing on a virtual clock.
+import { simulateMonth, type MonthResult } from './month.js';
+
+const BUDGET = 500;
+const MONTH_MIN = 31 * 24 * 60;
+
+function row(r: MonthResult): string {
+  const f = (n: number): string => n.toFixed(0).padStart(6);
+  return `${r.label.padEnd(28)} ${String(r.billed).padStart(6)} ${String(r.pollReads).padStart(6)} ${f(r.plugged.mean)} ${f(r.plugged.p95)} ${f(r.charging.mean)} ${f(r.charging.p95)}   ${r.refusedForBilling}`;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`Simulated month (March 2026, after a February warm-up), budget ${BUDGET} requests/vehicle/month, BEV reading 3 paths`);
+  const ours = await simulateMonth('adaptive policy (ours)', {}, BUDGET);
+  // Same spend: the fixed interval that makes as many reads in the month as our policy did.
+  const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.pollReads)));
+  const fixed = await simulateMonth(`fixed every ${fixedMinutes} min`, { refreshIntervalMinutes: fixedMinutes }, BUDGET);
+  console.log('policy                       billed  reads  plug-mean plug-p95 chg-mean chg-p95 (min)  430s');
+  console.log(row(ours));
+  console.log(row(fixed));
+  const ok = (b: boolean): string => (b ? 'MET' : 'NOT MET');
+  console.log(`budget never exceeded: ${ok(ours.billed <= BUDGET && fixed.billed <= BUDGET && ours.refusedForBilling === 0)} (${ours.billed} and ${fixed.billed} of ${BUDGET})`);
+  console.log(`plugged-in staleness ≤ half of fixed: ${ok(ours.plugged.mean <= fixed.plugged.mean / 2)} (mean ${ours.plugged.mean.toFixed(0)} vs ${fixed.plugged.mean.toFixed(0)} min, p95 ${ours.plugged.p95.toFixed(0)} vs ${fixed.plugged.p95.toFixed(0)})`);
+  console.log(`charging staleness ≤ half of fixed:   ${ok(ours.charging.mean <= fixed.charging.mean / 2)} (mean ${ours.charging.mean.toFixed(0)} vs ${fixed.charging.mean.toFixed(0)} min, p95 ${ours.charging.p95.toFixed(0)} vs ${fixed.charging.p95.toFixed(0)})`);
+  console.log(`transitions measured: plug ${ours.plugged.n}, charging ${ours.charging.n}`);
+  console.log(`bench took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+await main();
