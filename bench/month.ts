@@ -152,6 +152,9 @@ export async function simulateMonth(label: string, config: Record<string, unknow
     emu.resetLog();
     await time.runUntil(MONTH_END - 1, before);
     check();
+    if (process.env.BENCH_TRACE) {
+      console.log(world.logs.lines.filter((l) => l.level === 'debug' && /next refresh/.test(l.message)).slice(-60).map((l) => l.message).join('\n'));
+    }
     const billed = emu.billedCount(carId);
     // March reads are full batches of 3 paths (the vehicle's attributes come from the cache).
     const reads = Math.round(billed / 3);

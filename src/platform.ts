@@ -312,6 +312,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
         fetchedAt: s.fetchedAt,
         ...(s.pluggedIn !== undefined ? { pluggedIn: s.pluggedIn } : {}),
         ...(s.chargeState !== undefined ? { chargeState: s.chargeState } : {}),
+        ...(s.dataAt !== undefined ? { dataAt: s.dataAt } : {}),
       },
       utcOffsetMs: -new Date(now).getTimezoneOffset() * MINUTE_MS,
     });

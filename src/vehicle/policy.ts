@@ -22,6 +22,8 @@ export interface ChargeView {
   pluggedIn?: boolean;
   chargeState?: string;
   fetchedAt?: number;
+  /** When the car recorded the data (Smartcar's sc-data-age). */
+  dataAt?: number;
 }
 
 export interface PolicyInput {
@@ -51,6 +53,8 @@ export const POLICY = {
   /** Parked with nothing changing for this long: stretch the interval by idleFactor. */
   idleAfterMs: 20 * HOUR_MS,
   idleFactor: 2,
+  /** Unchanged this long: the car is away; its habits at home do not apply. */
+  awayAfterMs: 36 * HOUR_MS,
   /** A habit: at least habitMinSupport past transitions within habitWindowMs, in the last habitDays days. */
   habitDays: 21,
   habitWindowMs: 75 * MINUTE_MS,
@@ -60,13 +64,16 @@ export const POLICY = {
   maxEvents: 120,
 };
 
-/** Records what changed between two reads (the change is placed halfway between them). */
+/** Records what changed between two reads: at the car's data time when it falls between them, else halfway. */
 export function observe(history: RefreshHistory | undefined, before: ChargeView | undefined, after: ChargeView, now: number): RefreshHistory {
   const h: RefreshHistory = { ...history, events: [...(history?.events ?? [])] };
   if (before === undefined) {
     return h;
   }
-  const at = before.fetchedAt !== undefined ? Math.round((before.fetchedAt + now) / 2) : now;
+  const since = before.fetchedAt;
+  const at = after.dataAt !== undefined && since !== undefined && after.dataAt > since && after.dataAt <= now
+    ? after.dataAt
+    : since !== undefined ? Math.round((since + now) / 2) : now;
   const add = (kind: ChangeKind): void => {
     h.events.push({ at, kind });
     h.lastChangeAt = now;
@@ -161,7 +168,8 @@ export function planNext(input: PolicyInput): PolicyPlan {
     why = `parked, unchanged for ${human(now - history.lastChangeAt)}: every ${human(delayMs)} (${readsLeft} reads left)`;
   }
 
-  const habit = nextHabit(input, expectedKinds(snapshot));
+  const away = history.lastChangeAt !== undefined && now - history.lastChangeAt > POLICY.awayAfterMs;
+  const habit = away ? undefined : nextHabit(input, expectedKinds(snapshot));
   if (habit && habit.at - now < delayMs) {
     delayMs = habit.at - now;
     why = `usually ${habit.kind} by ${hhmm(habit.at - POLICY.habitMarginMs, offset)} (${habit.support}× lately): read at ${hhmm(habit.at, offset)}`;

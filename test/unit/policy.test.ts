@@ -1,0 +1,55 @@
+// The refresh policy as a table: each row is a situation an owner would recognise and the plan it gets.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { observe, planNext, type PolicyInput, type RefreshHistory } from '../../src/vehicle/policy.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const NOW = Date.UTC(2026, 2, 10, 12, 0); // a Tuesday, noon UTC
+const MONTH_END = Date.UTC(2026, 3, 1);
+const parked = { pluggedIn: false, chargeState: 'NOT_CHARGING', fetchedAt: NOW };
+// Plugged in around 18:10–18:40 on the last five weekdays.
+const evenings: RefreshHistory = {
+  events: [1, 6, 7, 8, 13].map((d, i) => ({ at: NOW - d * DAY + 6 * HOUR + (10 + i * 7) * MIN, kind: 'plugged' as const })),
+  lastChangeAt: NOW - 18 * HOUR,
+};
+
+const base = (over: Partial<PolicyInput>): PolicyInput => ({ now: NOW, readsLeft: 100, monthEnd: MONTH_END, history: { events: [] }, snapshot: parked, ...over });
+const even = (MONTH_END - NOW) / 100;
+
+describe('planNext', () => {
+  const rows: { name: string; input: PolicyInput; delay: (ms: number) => boolean; why: RegExp }[] = [
+    { name: 'no history: the reads left spread evenly over the month', input: base({}), delay: (d) => Math.abs(d - even) < MIN, why: /100 reads left/ },
+    { name: 'charging: more often, to catch completion', input: base({ snapshot: { pluggedIn: true, chargeState: 'CHARGING' } }), delay: (d) => d < even / 2, why: /charging/ },
+    { name: 'parked and unchanged for a day: less often', input: base({ history: { events: [], lastChangeAt: NOW - 30 * HOUR } }), delay: (d) => d > 1.5 * even, why: /parked, unchanged/ },
+    { name: 'a command 10 min ago: look again within 30 min', input: base({ history: { events: [], lastCommandAt: NOW - 10 * MIN } }), delay: (d) => d === 30 * MIN, why: /command/ },
+    { name: 'usually plugged in by 18:38 on weekdays: read just after', input: base({ readsLeft: 30, history: evenings }), delay: (d) => d === 6 * HOUR + 43 * MIN, why: /usually plugged by 18:38/ },
+    { name: 'away for two days: the habits at home are not chased', input: base({ readsLeft: 30, history: { ...evenings, lastChangeAt: NOW - 48 * HOUR } }), delay: (d) => d > 7 * HOUR, why: /parked/ },
+    { name: 'budget spent: nothing until the month renews', input: base({ readsLeft: 0 }), delay: (d) => d >= MONTH_END - NOW, why: /used up.*2026-04-01/ },
+    { name: 'never sooner than 30 min, even with budget to burn', input: base({ readsLeft: 10_000, snapshot: { chargeState: 'CHARGING' } }), delay: (d) => d === 30 * MIN, why: /charging/ },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const plan = planNext(row.input);
+      assert.ok(row.delay(plan.delayMs), `${plan.delayMs / MIN} min: ${plan.why}`);
+      assert.match(plan.why, row.why);
+      assert.ok(!plan.why.includes('\n'), 'one line');
+    });
+  }
+});
+
+describe('observe', () => {
+  it('places a plug-in at the car\'s data time when it lies between the reads', () => {
+    const h = observe(undefined, { pluggedIn: false, chargeState: 'NOT_CHARGING', fetchedAt: NOW - 4 * HOUR }, { pluggedIn: true, chargeState: 'CHARGING', fetchedAt: NOW, dataAt: NOW - 3 * HOUR }, NOW);
+    assert.deepEqual(h.events, [{ at: NOW - 3 * HOUR, kind: 'plugged' }, { at: NOW - 3 * HOUR, kind: 'charging' }]);
+    assert.equal(h.lastChangeAt, NOW);
+  });
+
+  it('nothing changed: no event, and the last change stays where it was', () => {
+    const h = observe({ events: [], lastChangeAt: NOW - DAY }, parked, { ...parked, fetchedAt: NOW + HOUR }, NOW + HOUR);
+    assert.deepEqual(h.events, []);
+    assert.equal(h.lastChangeAt, NOW - DAY);
+  });
+});
