@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../browser/support.js';
 import { findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { PROJECT_DIR } from '../helpers/homebridge-process.js';
+import { connectThroughSetupPage } from '../helpers/setup-page.js';
 
 async function waitFor(read: () => string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
@@ -63,15 +64,7 @@ describe('npm start (the demo)', () => {
     await fetch(`${emulatorOrigin}/_emulator/options`, {
       method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ autoApprove: { email: 'owner@example.com' } }),
     });
-    let url = `http://127.0.0.1:${setupPort}/connect`;
-    for (let hop = 0; hop < 5; hop++) {
-      const res = await fetch(url, { redirect: 'manual' });
-      const location = res.headers.get('location');
-      if (location === null) {
-        break;
-      }
-      url = new URL(location, url).toString().replace('://localhost:', '://127.0.0.1:');
-    }
+    const url = await connectThroughSetupPage(`http://127.0.0.1:${setupPort}`);
     assert.match(url, /connected=3/);
 
     hap = await HapController.pair(username, hapPort);

@@ -7,37 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
 import { findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, randomUsername, type HomebridgeLeg } from '../helpers/homebridge-process.js';
+import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../../src/settings.js';
 import { freePort } from '../browser/support.js';
+import { connectThroughSetupPage, refreshNow } from '../helpers/setup-page.js';
 
 const CLIENT_ID = 'e2e-client';
 const CLIENT_SECRET = 'e2e-secret-do-not-log';
 const { legs, missing } = homebridgeLegs();
-
-/** Follows the Connect round trip over HTTP the way a browser would (the emulator auto-approves). */
-async function connectThroughSetupPage(setupUrl: string): Promise<string> {
-  let url = `${setupUrl}/connect`;
-  for (let hop = 0; hop < 6; hop++) {
-    const res = await fetch(url, { redirect: 'manual' });
-    const location = res.headers.get('location');
-    if (res.status < 300 || res.status >= 400 || location === null) {
-      return url;
-    }
-    url = new URL(location, url).toString().replace('://localhost:', '://127.0.0.1:');
-  }
-  throw new Error('too many redirects');
-}
-
-/** "Refresh now" on the setup page, as the owner would press it (a fresh CSRF token per page). */
-async function refreshNow(setupUrl: string): Promise<void> {
-  const page = await (await fetch(`${setupUrl}/`)).text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
-  assert.ok(csrf, 'the status page carries a CSRF token');
-  const res = await fetch(`${setupUrl}/refresh`, {
-    method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  });
-  assert.ok(res.status < 400, `refresh accepted (${res.status})`);
-}
 
 function byModel(accessories: HapAccessory[], model: string): HapAccessory {
   const found = accessories.find((a) => {
@@ -190,6 +166,14 @@ function runLeg(leg: HomebridgeLeg): void {
       charge: { ...car.charge!, isPluggedIn: false, state: 'NOT_CHARGING' },
       battery: { ...car.battery!, percentRemaining: 0.15 },
     });
+    // "Refresh now" is debounced: a car read under a minute ago is not read again (a billed request
+    // each time). Press it the way an owner could: once that minute has passed since the last read.
+    // The last read may still be coming (a confirming read follows a failed command), so wait for a
+    // quiet minute measured from whatever read came last.
+    const lastRead = () => Math.max(...emu.requests.filter((r) => r.vehicleId === fleet.bev.id).map((r) => r.at));
+    while (emu.clock.now() - lastRead() < REFRESH_NOW_DEBOUNCE_SECONDS * 1000 + 1_000) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await refreshNow(setupUrl);
     await hap.waitForEvent(contact, (v) => v === 1);
     await hap.waitForEvent(level, (v) => v === 15);

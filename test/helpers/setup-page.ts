@@ -1,0 +1,32 @@
+// The setup page driven over plain HTTP, as a browser would, for suites that are not about the page
+// itself (the browser suite proves the page; these only need its effects).
+import assert from 'node:assert/strict';
+
+/**
+ * Follows /connect → Smartcar Connect → callback → status page. The emulator must auto-approve.
+ * `localhost` in the redirect URI is rewritten to 127.0.0.1 so no resolver is involved.
+ */
+export async function connectThroughSetupPage(setupUrl: string): Promise<string> {
+  let url = `${setupUrl}/connect`;
+  for (let hop = 0; hop < 6; hop++) {
+    const res = await fetch(url, { redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || location === null) {
+      return url;
+    }
+    url = new URL(location, url).toString().replace('://localhost:', '://127.0.0.1:');
+  }
+  throw new Error('too many redirects');
+}
+
+/** "Refresh now" on the status page, as the owner presses it (a fresh CSRF token per page). */
+export async function refreshNow(setupUrl: string): Promise<void> {
+  const page = await (await fetch(`${setupUrl}/`)).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  assert.ok(csrf, 'the status page carries a CSRF token');
+  const res = await fetch(`${setupUrl}/refresh`, {
+    method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  assert.ok(res.status < 400, `refresh accepted (${res.status})`);
+}
