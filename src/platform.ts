@@ -15,7 +15,7 @@ import { mapSmartcarError, TransientError, type SmartcarProblem } from './smartc
 import type { VehicleBackend, VehicleInfo } from './smartcar/types.js';
 import { TokenManager } from './tokens/manager.js';
 import { TokenFileStore } from './tokens/store.js';
-import { describeForOwner, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
+import { describeForOwner, nextStep, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
 import { sanitizeName } from './vehicle/mappers.js';
 import { commandReserve } from './vehicle/budget.js';
 import { observe, planNext, type PolicyPlan } from './vehicle/policy.js';
@@ -80,7 +80,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       store: new TokenFileStore(api.user.storagePath()),
       refresh: (rt) => this.client.refreshTokens(rt),
       refreshMarginMs: TOKEN_REFRESH_MARGIN_SECONDS * 1000,
-      onReauthorizeNeeded: (userId, reason) => this.onReauthorizeNeeded(userId, reason),
+      onReauthorizeNeeded: (userId, reason, quiet) => this.onReauthorizeNeeded(userId, reason, quiet),
     });
     this.scheduler = new RefreshScheduler({
       signal,
@@ -390,11 +390,12 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
         this.api.updatePlatformAccessories([v.accessory]);
       }
       if (problem.kind === 'reauthorize') {
-        // onReauthorizeNeeded already told the owner; every vehicle of the user stops polling.
+        // AUTHENTICATION_FAILED on a read: the whole user needs Connect again (the manager tells the owner once).
+        this.tokens.requireReauthorization(v.userId, problem.message);
         return { kind: 'stop' };
       }
-      this.logOnce(v, `${v.name}: refresh failed: ${describeForOwner(problem)}`);
-      v.refreshFaults();
+      this.logOnce(v, `${v.name}: refresh failed: ${describeForOwner(problem)}; ${nextStep(problem, 'read')}`);
+      v.readFailed(signals, describeForOwner(problem));
       if (problem.kind === 'rate-limited') {
         return { kind: 'retry-after', seconds: (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds };
       }
@@ -432,10 +433,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     v.setBudgetExhausted(undefined);
   }
 
-  private onReauthorizeNeeded(userId: string, reason: string): void {
+  /** quiet: the failed command already told the owner in its own line. */
+  private onReauthorizeNeeded(userId: string, reason: string, quiet = false): void {
     const vehicles = this.vehiclesOf(userId);
     const names = vehicles.map((v) => v.name).join(', ') || `user ${userId}`;
-    this.log.error(`Smartcar needs ${names} to be connected again (${reason}). Open the setup page and connect; polling for it stops until then.`);
+    (quiet ? this.log.debug.bind(this.log) : this.log.error.bind(this.log))(`Smartcar needs ${names} to be connected again (${reason}). Open the setup page and connect; polling for it stops until then.`);
     for (const v of vehicles) {
       v.setReauthorize(reason);
       this.scheduler.remove(v.id);
@@ -448,7 +450,15 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     }
     v.countRequests(1);
     v.context.history = { ...(v.context.history ?? { events: [] }), lastCommandAt: this.now() };
-    await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
+    try {
+      await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: locked ? 'Locking' : 'Unlocking' });
+      if (problem.kind === 'reauthorize') {
+        this.tokens.requireReauthorization(v.userId, problem.message, { quiet: true });
+      }
+      throw problem;
+    }
   }
 
   // ---- SetupHost ----------------------------------------------------------------------------------

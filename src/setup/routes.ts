@@ -201,7 +201,7 @@ export function createApp(options: RouteOptions): express.Express {
     } catch (err) {
       // Smartcar's "Invalid code: <code>." would otherwise put the code in the log and the page.
       const detail = messageOf(err).split(answer.code).join('[code]');
-      log.error(`Connecting a vehicle failed: ${oneLine(detail)}`);
+      log.error(`Connecting a vehicle failed: ${oneLine(detail)}. Nothing was stored; open the setup page and connect again.`);
       page(res, 502, 'Connecting failed', messagePage({
         heading: 'Smartcar did not complete the connection',
         paragraphs: ['Homebridge could not finish connecting with Smartcar, so nothing changed. Start again with "Connect a vehicle"; the Homebridge log has the details.'],

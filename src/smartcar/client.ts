@@ -107,7 +107,7 @@ export class SmartcarClient implements VehicleBackend {
     }
     const vehicle = this.vehicle(vehicleId, accessToken);
     const paths = signals.map((s) => SIGNAL_PATH[s]);
-    const batch = await this.call(() => vehicle.batch(paths), { operation: `Reading ${paths.join(', ')}` });
+    const batch = await this.call(() => vehicle.batch(paths), { operation: `Reading ${paths.join(', ')}`, scope: signals.map((s) => SIGNAL_SCOPE[s]).join(', ') });
     result.requests = paths.length;
     const ages: number[] = [];
     // Batch quirk: an item's error is thrown only when its function is called, with the outer status (200).
@@ -180,7 +180,11 @@ export class SmartcarClient implements VehicleBackend {
   async setLock(accessToken: string, vehicleId: string, locked: boolean): Promise<void> {
     const vehicle = this.vehicle(vehicleId, accessToken);
     const operation = locked ? 'Locking' : 'Unlocking';
-    await this.call(() => (locked ? vehicle.lock() : vehicle.unlock()), { operation, scope: 'control_security' });
+    const res = await this.call(() => (locked ? vehicle.lock() : vehicle.unlock()), { operation, scope: 'control_security' });
+    // A broken body is no proof the car did it: HomeKit must not show the car locked on that.
+    if (res?.status !== 'success') {
+      throw new TransientError(`${operation} failed: Smartcar's answer could not be read (no success status); the car may not have done it`);
+    }
   }
 
   async disconnect(accessToken: string, vehicleId: string): Promise<void> {
@@ -227,6 +231,12 @@ export function fractionToPercent(value: number | null | undefined): number | un
 }
 
 function toTokenSet(access: smartcar.Access): TokenSet {
+  // A truncated token answer parses into nothing: never store that over the only live refresh token.
+  const valid = typeof access?.accessToken === 'string' && access.accessToken !== '' && typeof access.refreshToken === 'string'
+    && access.refreshToken !== '' && Number.isFinite(access.expiration?.getTime()) && Number.isFinite(access.refreshExpiration?.getTime());
+  if (!valid) {
+    throw new TransientError('The token answer from Smartcar could not be read (no tokens in it)');
+  }
   return {
     accessToken: access.accessToken,
     refreshToken: access.refreshToken,

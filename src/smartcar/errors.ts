@@ -90,7 +90,12 @@ export function mapSmartcarError(err: unknown, ctx: MapContext): SmartcarProblem
   }
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
   if (e.name !== 'SmartcarError') {
-    const reason = err instanceof Error ? err.message : String(err);
+    if (err instanceof TypeError && err.message !== 'fetch failed' || err instanceof SyntaxError) {
+      // The SDK trips over a broken body (truncated JSON, missing fields) with a TypeError or SyntaxError.
+      return new TransientError(`${ctx.operation} failed: Smartcar's answer could not be read (${err.message})`, { cause: err });
+    }
+    const inner = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    const reason = err instanceof Error ? `${err.message}${inner}` : String(err);
     return new TransientError(`${ctx.operation} failed: ${reason}`, { cause: err });
   }
   const type = e.type ?? '';

@@ -11,7 +11,7 @@ export interface TokenManagerOptions {
   refreshMarginMs: number;
   now?: () => number;
   /** Told once when a user's authorization is gone for good. */
-  onReauthorizeNeeded?: (userId: string, reason: string) => void;
+  onReauthorizeNeeded?: (userId: string, reason: string, quiet?: boolean) => void;
 }
 
 export class TokenManager {
@@ -140,10 +140,17 @@ export class TokenManager {
     return stored.accessToken;
   }
 
-  private markReauth(userId: string, reason: string): ReauthorizeError {
+  /** Smartcar said the user's car account must be connected again (AUTHENTICATION_FAILED on a vehicle call). */
+  requireReauthorization(userId: string, reason: string, options: { quiet?: boolean } = {}): void {
+    if (this.tokens.has(userId)) {
+      this.markReauth(userId, reason, options.quiet);
+    }
+  }
+
+  private markReauth(userId: string, reason: string, quiet = false): ReauthorizeError {
     if (!this.reauth.has(userId)) {
       this.reauth.set(userId, reason);
-      this.options.onReauthorizeNeeded?.(userId, reason);
+      this.options.onReauthorizeNeeded?.(userId, reason, quiet);
     }
     return new ReauthorizeError(reason);
   }

@@ -175,6 +175,12 @@ export class VehicleAccessory {
     this.push();
   }
 
+  /** A whole read failed: its signals show a fault (their last values stay) until a read delivers them again. */
+  readFailed(signals: readonly Signal[], message: string): void {
+    this.context.failures = { ...this.context.failures, ...Object.fromEntries(signals.map((s) => [s, message])) };
+    this.push();
+  }
+
   isStale(): boolean {
     const at = this.context.snapshot?.fetchedAt;
     return at !== undefined && this.deps.now() - at > this.deps.staleAfterMs(this);
@@ -414,7 +420,7 @@ export class VehicleAccessory {
         return;
       }
       const problem = err as SmartcarProblem;
-      this.commandFailure = `Could not ${verb}: ${describeForOwner(problem)}`;
+      this.commandFailure = `Could not ${verb}: ${describeForOwner(problem)}${problem.kind === 'reauthorize' ? '' : `; ${nextStep(problem, 'command')}`}`;
       this.deps.log.warn(`${this.name}: ${this.commandFailure}`);
       if (problem.kind === 'reauthorize') {
         this.reauthorize = problem.message;
@@ -439,6 +445,25 @@ function valueSignal(key: string): Signal | undefined {
       return 'charge';
     default:
       return undefined;
+  }
+}
+
+/** What happens next, or what the owner can do, for problems that are not re-authorization. */
+export function nextStep(problem: SmartcarProblem, what: 'read' | 'command'): string {
+  const later = what === 'read' ? 'the plugin will retry by itself' : 'try again later';
+  switch (problem.kind) {
+    case 'permission':
+      return 'Connect is on the setup page';
+    case 'configuration':
+      return `check the Smartcar Dashboard (plan, billing, clientId/clientSecret); ${later}`;
+    case 'vehicle-state':
+      return what === 'read' ? later : 'fix that at the car, then try again';
+    case 'rate-limited': {
+      const s = (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds;
+      return what === 'read' ? `the plugin will retry${s !== undefined ? ` in ${s} s` : ' later'}` : later;
+    }
+    default:
+      return later;
   }
 }
 
