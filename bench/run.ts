@@ -1,6 +1,8 @@
 // `npm run bench`: prints the figures of issue 7 (not a test; no pass/fail exit code beyond crashes).
 // Month simulation: our adaptive policy vs a fixed interval spending the same budget, both through the
-// real platform against the emulator's billing on a virtual clock.
+// real platform against the emulator's billing on a virtual clock. Then the HAP figures (bench/hap.ts):
+// read latency, lock write answer time and memory, on a real Homebridge with a paired controller.
+import { measureHap, printHap } from './hap.js';
 import { simulateMonth, type MonthResult } from './month.js';
 
 const BUDGET = 500;
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
   console.log(`plugged-in staleness ≤ half of fixed: ${ok(ours.plugged.mean <= fixed.plugged.mean / 2)} (mean ${ours.plugged.mean.toFixed(0)} vs ${fixed.plugged.mean.toFixed(0)} min, p95 ${ours.plugged.p95.toFixed(0)} vs ${fixed.plugged.p95.toFixed(0)})`);
   console.log(`charging staleness ≤ half of fixed:   ${ok(ours.charging.mean <= fixed.charging.mean / 2)} (mean ${ours.charging.mean.toFixed(0)} vs ${fixed.charging.mean.toFixed(0)} min, p95 ${ours.charging.p95.toFixed(0)} vs ${fixed.charging.p95.toFixed(0)})`);
   console.log(`transitions measured: plug ${ours.plugged.n}, charging ${ours.charging.n}`);
+  printHap(await measureHap());
   console.log(`bench took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -1,0 +1,378 @@
+// HAP figures of issue 7, measured on a real Homebridge process with a paired HomeKit controller and the
+// emulator as Smartcar (same recipe as test/e2e/homebridge.test.ts):
+//  - read latency of our BatteryLevel vs a constant-value accessory on the same bridge;
+//  - how long a lock write takes to be answered while the car's command takes 3 s, and when the
+//    LockCurrentState event follows;
+//  - Homebridge RSS with 10 connected vehicles vs the same Homebridge without the platform configured.
+// Our plugin is built from the current source into a temporary plugin folder (the project's dist/ is
+// left alone), next to a tiny constant-value plugin written there too, and Homebridge loads the folder.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+
+import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
+import { freePort } from '../test/browser/support.js';
+import { findCharacteristic, HAP, HapController, type HapAccessory } from '../test/helpers/hap-controller.js';
+import { HomebridgeProcess, homebridgeLegs, makeStorage, PROJECT_DIR, randomUsername, type HomebridgeLeg } from '../test/helpers/homebridge-process.js';
+import { connectThroughSetupPage, refreshNow } from '../test/helpers/setup-page.js';
+import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../src/settings.js';
+
+const CLIENT_ID = 'bench-client';
+const CLIENT_SECRET = 'bench-secret';
+const READS = 300;
+const LOCK_SAMPLES = 6;
+const COMMAND_LATENCY_MS = 3_000;
+const FLEET_SIZE = 10;
+
+export interface HapFigures {
+  leg: string;
+  ours: { median: number; p95: number };
+  constant: { median: number; p95: number };
+  readRatio: { median: number; p95: number };
+  smartcarRequestsDuringReads: number;
+  lockWriteMs: number[];
+  lockEventMs: number[];
+  rssWithFleetKb: number;
+  rssUnconfiguredKb: number;
+  vehiclesConnected: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) {
+    return NaN;
+  }
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[idx]!;
+}
+export const median = (values: number[]): number => quantile(values, 0.5);
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`bench: timed out waiting for ${what}`);
+    }
+    await sleep(200);
+  }
+}
+
+function charId(acc: HapAccessory, service: string, characteristic: string): string {
+  const c = findCharacteristic(acc, service, characteristic);
+  if (!c) {
+    throw new Error(`bench: ${acc.name} has no ${service}/${characteristic}`);
+  }
+  return c.id;
+}
+
+function byModel(accessories: HapAccessory[], model: string): HapAccessory {
+  const found = accessories.find((a) => {
+    const m = findCharacteristic(a, HAP.AccessoryInformation, HAP.Model)?.value;
+    return typeof m === 'string' && m.includes(model);
+  });
+  if (!found) {
+    throw new Error(`bench: no accessory for ${model} (have ${accessories.map((a) => a.name).join(', ')})`);
+  }
+  return found;
+}
+
+const CONSTANT_PACKAGE = {
+  name: 'homebridge-bench-constant',
+  version: '1.0.0',
+  description: 'Bench fixture: one accessory whose BatteryLevel is a constant.',
+  private: true,
+  type: 'commonjs',
+  main: 'index.js',
+  keywords: ['homebridge-plugin'],
+  engines: { homebridge: '^1.8.0 || ^2.0.0', node: '>=20' },
+};
+
+// A dynamic platform with one accessory whose Battery/BatteryLevel onGet returns 50: the floor a HAP
+// read costs on this bridge (Homebridge + HAP-NodeJS + the controller's session, no plugin logic).
+const CONSTANT_INDEX = `'use strict';
+const PLUGIN = 'homebridge-bench-constant';
+const PLATFORM = 'BenchConstant';
+class BenchConstantPlatform {
+  constructor(log, _config, api) {
+    this.log = log; this.api = api; this.cached = [];
+    api.on('didFinishLaunching', () => this.publish());
+  }
+  configureAccessory(accessory) { this.cached.push(accessory); }
+  publish() {
+    const { Service, Characteristic, uuid } = this.api.hap;
+    const id = uuid.generate('homebridge-bench-constant:battery');
+    let accessory = this.cached.find((a) => a.UUID === id);
+    const isNew = accessory === undefined;
+    if (isNew) { accessory = new this.api.platformAccessory('Constant Battery', id); }
+    accessory.getService(Service.AccessoryInformation).setCharacteristic(Characteristic.Model, 'Bench Constant');
+    const battery = accessory.getService(Service.Battery) || accessory.addService(Service.Battery, 'Constant Battery');
+    battery.getCharacteristic(Characteristic.BatteryLevel).onGet(() => 50);
+    if (isNew) { this.api.registerPlatformAccessories(PLUGIN, PLATFORM, [accessory]); }
+    this.log.info('constant accessory ready');
+  }
+}
+module.exports = (api) => { api.registerPlatform(PLUGIN, PLATFORM, BenchConstantPlatform); };
+`;
+
+// Homebridge 1.11 keeps only the last -P it is given, and a -P folder loads every homebridge-* plugin in
+// it. This launcher appends -P <our folder> to the arguments HomebridgeProcess passes, so the helper
+// runs unchanged with both plugins.
+const LAUNCHER = `'use strict';
+process.argv.push('-P', process.env.HBSC_BENCH_PLUGIN_DIR);
+require(process.env.HBSC_BENCH_HOMEBRIDGE_BIN);
+`;
+
+interface PluginFolder { dir: string; leg: HomebridgeLeg; env: Record<string, string> }
+
+/** Builds our plugin from src into <tmp>/plugins/homebridge-smartcar and writes the constant plugin. */
+async function preparePlugins(base: HomebridgeLeg): Promise<PluginFolder> {
+  const root = await mkdtemp(join(tmpdir(), 'hbsc-bench-'));
+  const plugins = join(root, 'plugins');
+  const ours = join(plugins, 'homebridge-smartcar');
+  const constant = join(plugins, 'homebridge-bench-constant');
+  await mkdir(ours, { recursive: true });
+  await mkdir(constant, { recursive: true });
+  await promisify(execFile)(process.execPath, [join(PROJECT_DIR, 'node_modules/typescript/bin/tsc'), '-p', join(PROJECT_DIR, 'tsconfig.json'), '--outDir', join(ours, 'dist')]);
+  await writeFile(join(ours, 'package.json'), await readFile(join(PROJECT_DIR, 'package.json')));
+  await writeFile(join(ours, 'config.schema.json'), await readFile(join(PROJECT_DIR, 'config.schema.json')));
+  await symlink(join(PROJECT_DIR, 'node_modules'), join(ours, 'node_modules'), 'dir');
+  await writeFile(join(constant, 'package.json'), JSON.stringify(CONSTANT_PACKAGE, null, 2));
+  await writeFile(join(constant, 'index.js'), CONSTANT_INDEX);
+  const launcher = join(root, 'homebridge-launcher.cjs');
+  await writeFile(launcher, LAUNCHER);
+  return {
+    dir: root,
+    leg: { name: base.name, node: base.node, bin: launcher },
+    env: { HBSC_BENCH_PLUGIN_DIR: plugins, HBSC_BENCH_HOMEBRIDGE_BIN: base.bin },
+  };
+}
+
+async function rssKb(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) {
+    throw new Error('bench: no VmRSS in /proc status');
+  }
+  return Number(m[1]);
+}
+
+/** Median of a few RSS samples a second apart. */
+async function sampleRss(pid: number | undefined, samples = 5): Promise<number> {
+  const kb: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    kb.push(await rssKb(pid));
+    await sleep(1_000);
+  }
+  return median(kb);
+}
+
+interface Rig { emu: SmartcarEmulator; hb: HomebridgeProcess; setupUrl: string; username: string }
+
+async function startRig(plugins: PluginFolder, constantPlatform: boolean, emuOptions: Partial<Parameters<typeof SmartcarEmulator.start>[0]>, configured = true): Promise<Rig> {
+  const setupPort = await freePort();
+  const emu = await SmartcarEmulator.start({
+    clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://localhost:${setupPort}/callback`], ...emuOptions,
+  });
+  const username = randomUsername();
+  const storage = await makeStorage(configured ? {
+    platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
+    mode: 'simulated', setupPort, setupBind: '127.0.0.1',
+  } : undefined, username);
+  if (constantPlatform) {
+    const path = join(storage, 'config.json');
+    const config = JSON.parse(await readFile(path, 'utf8'));
+    config.platforms.push({ platform: 'BenchConstant', name: 'Bench Constant' });
+    await writeFile(path, JSON.stringify(config, null, 2));
+  }
+  const hb = await HomebridgeProcess.start(plugins.leg, storage, { ...plugins.env, SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin });
+  if (configured) {
+    await hb.waitForLog(/Setup page: /);
+  }
+  return { emu, hb, setupUrl: `http://127.0.0.1:${setupPort}`, username };
+}
+
+async function stopRig(rig: Rig, hap?: HapController): Promise<void> {
+  await hap?.close().catch(() => undefined);
+  await rig.hb.stop('SIGKILL');
+  await rig.emu.close();
+  await rm(rig.hb.storage, { recursive: true, force: true });
+}
+
+/** Read latency (ours vs constant, interleaved) and lock timings on one bridge. */
+async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, 'ours' | 'constant' | 'readRatio' | 'smartcarRequestsDuringReads' | 'lockWriteMs' | 'lockEventMs'>> {
+  const rig = await startRig(plugins, true, { autoApprove: { email: 'owner@example.com' }, commandLatencyMs: COMMAND_LATENCY_MS });
+  let hap: HapController | undefined;
+  try {
+    const fleet = defaultFleet(rig.emu);
+    await rig.hb.waitForLog(/constant accessory ready/);
+    hap = await HapController.pair(rig.username, rig.hb.port);
+    const controller = hap;
+    await connectThroughSetupPage(rig.setupUrl);
+    const accessories = await until('bridge + 3 cars + constant accessory', async () => {
+      const list = await controller.accessories();
+      return list.length === 5 ? list : undefined;
+    });
+    const bev = byModel(accessories, 'Model 3');
+    const constant = byModel(accessories, 'Bench Constant');
+    const oursId = charId(bev, HAP.Battery, HAP.BatteryLevel);
+    const constantId = charId(constant, HAP.Battery, HAP.BatteryLevel);
+    await until('the Model 3\'s battery level', async () => ((await controller.read([oursId]))[oursId] === 76 ? true : undefined));
+    // Let the first refresh of all three cars finish so reads do not race it.
+    await sleep(2_000);
+
+    const timeRead = async (id: string): Promise<number> => {
+      const t0 = performance.now();
+      await controller.read([id]);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 20; i++) {
+      await timeRead(oursId);
+      await timeRead(constantId);
+    }
+    const oursMs: number[] = [];
+    const constantMs: number[] = [];
+    const requestsBefore = rig.emu.requests.length;
+    for (let i = 0; i < READS; i++) {
+      // Alternate which goes first so neither always follows the other.
+      if (i % 2 === 0) {
+        oursMs.push(await timeRead(oursId));
+        constantMs.push(await timeRead(constantId));
+      } else {
+        constantMs.push(await timeRead(constantId));
+        oursMs.push(await timeRead(oursId));
+      }
+    }
+    const smartcarRequestsDuringReads = rig.emu.requests.length - requestsBefore;
+    const ours = { median: median(oursMs), p95: quantile(oursMs, 0.95) };
+    const constantStats = { median: median(constantMs), p95: quantile(constantMs, 0.95) };
+
+    // Lock: subscribe once (hap-controller 0.10 spins on a second subscribe), then alternate lock/unlock.
+    const current = charId(bev, HAP.LockMechanism, HAP.LockCurrentState);
+    const target = charId(bev, HAP.LockMechanism, HAP.LockTargetState);
+    await controller.subscribe([current, target]);
+    const lockWriteMs: number[] = [];
+    const lockEventMs: number[] = [];
+    let locked = rig.emu.vehicle(fleet.bev.id).locked;
+    for (let i = 0; i < LOCK_SAMPLES; i++) {
+      const want = locked ? 0 : 1;
+      controller.clearEvents();
+      const t0 = performance.now();
+      await controller.write({ [target]: want });
+      lockWriteMs.push(performance.now() - t0);
+      await controller.waitForEvent(current, (v) => v === want, 20_000);
+      lockEventMs.push(performance.now() - t0);
+      locked = !locked;
+      if (rig.emu.vehicle(fleet.bev.id).locked !== locked) {
+        throw new Error('bench: the emulator\'s car did not follow the lock write');
+      }
+      await sleep(500);
+    }
+    return {
+      ours, constant: constantStats,
+      readRatio: { median: ours.median / constantStats.median, p95: ours.p95 / constantStats.p95 },
+      smartcarRequestsDuringReads, lockWriteMs, lockEventMs,
+    };
+  } finally {
+    await stopRig(rig, hap);
+  }
+}
+
+/** RSS of Homebridge with FLEET_SIZE vehicles connected, after a settle and refreshes, vs unconfigured. */
+async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithFleetKb' | 'rssUnconfiguredKb' | 'vehiclesConnected'>> {
+  const email = 'ten@example.com';
+  const rig = await startRig(plugins, false, { autoApprove: { email } });
+  let hap: HapController | undefined;
+  let rssWithFleetKb: number;
+  let vehiclesConnected: number;
+  try {
+    const user = rig.emu.addUser({ email, password: 'password' });
+    const ids: string[] = [];
+    for (let i = 0; i < FLEET_SIZE; i++) {
+      ids.push(rig.emu.addVehicle(user.id, {
+        powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, vin: `5YJ3E1EA7NF1000${String(i).padStart(2, '0')}`,
+        locked: i % 2 === 0, battery: { percentRemaining: 0.5 + i / 100, rangeKm: 300, capacityKwh: 75 },
+        charge: { isPluggedIn: i % 3 === 0, state: i % 3 === 0 ? 'CHARGING' : 'NOT_CHARGING', limit: 0.9 },
+      }).id);
+    }
+    hap = await HapController.pair(rig.username, rig.hb.port);
+    const controller = hap;
+    await connectThroughSetupPage(rig.setupUrl);
+    const accessories = await until(`bridge + ${FLEET_SIZE} cars`, async () => {
+      const list = await controller.accessories();
+      return list.length === FLEET_SIZE + 1 ? list : undefined;
+    });
+    vehiclesConnected = accessories.length - 1;
+    const everyCarRead = (): boolean => ids.every((id) => rig.emu.requests.some((r) => r.vehicleId === id && r.status === 200));
+    await until('a first read of every car', () => (everyCarRead() ? true : undefined));
+    // A few refreshes: the first one after Connect, then "Refresh now" twice, each after its debounce.
+    for (let round = 0; round < 2; round++) {
+      const before = rig.emu.requests.length;
+      await sleep(REFRESH_NOW_DEBOUNCE_SECONDS * 1_000 + 1_500);
+      await refreshNow(rig.setupUrl);
+      await until('the refresh reaching Smartcar', () => (rig.emu.requests.length >= before + FLEET_SIZE ? true : undefined));
+      // HAP reads of every battery level, as a Home app opening would.
+      await controller.read(accessories.filter((a) => findCharacteristic(a, HAP.Battery, HAP.BatteryLevel)).map((a) => charId(a, HAP.Battery, HAP.BatteryLevel)));
+    }
+    await sleep(5_000);
+    rssWithFleetKb = await sampleRss(rig.hb.pid);
+  } finally {
+    await stopRig(rig, hap);
+  }
+
+  const bare = await startRig(plugins, false, {}, false);
+  let rssUnconfiguredKb: number;
+  try {
+    // The same settle as above, measured from start: the unconfigured Homebridge has nothing to refresh.
+    await sleep(10_000);
+    rssUnconfiguredKb = await sampleRss(bare.hb.pid);
+  } finally {
+    await stopRig(bare);
+  }
+  return { rssWithFleetKb, rssUnconfiguredKb, vehiclesConnected };
+}
+
+export async function measureHap(): Promise<HapFigures> {
+  const leg = homebridgeLegs().legs[0]!;
+  const plugins = await preparePlugins(leg);
+  try {
+    const lat = await latencyAndLock(plugins);
+    const mem = await memory(plugins);
+    return { leg: leg.name, ...lat, ...mem };
+  } finally {
+    await rm(plugins.dir, { recursive: true, force: true });
+  }
+}
+
+export function printHap(f: HapFigures): void {
+  const ms = (n: number): string => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
+  const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+  const lockWrite = median(f.lockWriteMs);
+  const lockEvent = median(f.lockEventMs);
+  const rows: Array<[string, string, string, string]> = [
+    ['HAP read, BatteryLevel: ours / constant (median)', `${f.readRatio.median.toFixed(2)} (${ms(f.ours.median)} / ${ms(f.constant.median)})`, '≤ 1.1', mark(f.readRatio.median <= 1.1)],
+    ['HAP read, BatteryLevel: ours / constant (p95)', `${f.readRatio.p95.toFixed(2)} (${ms(f.ours.p95)} / ${ms(f.constant.p95)})`, '≤ 1.1', mark(f.readRatio.p95 <= 1.1)],
+    [`Lock write answered over HAP, ${COMMAND_LATENCY_MS / 1000} s command (median of ${f.lockWriteMs.length})`, ms(lockWrite), '≤ 100 ms', mark(lockWrite <= 100)],
+    ['LockCurrentState event after the write (median)', ms(lockEvent), '(command + confirm)', '-'],
+    [`Homebridge RSS, ${f.vehiclesConnected} vehicles connected`, `${(f.rssWithFleetKb / 1024).toFixed(1)} MiB`, '-', '-'],
+    ['Homebridge RSS, platform not configured', `${(f.rssUnconfiguredKb / 1024).toFixed(1)} MiB`, '-', '-'],
+    [`RSS cost of the plugin with ${f.vehiclesConnected} vehicles`, `${((f.rssWithFleetKb - f.rssUnconfiguredKb) / 1024).toFixed(1)} MiB`, '-', '-'],
+  ];
+  console.log(`\nHAP on ${f.leg} (real Homebridge, paired controller, emulator as Smartcar; ${READS} interleaved reads each)`);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const v = Math.max(...rows.map((r) => r[1].length));
+  console.log(`${'figure'.padEnd(w)}  ${'measured'.padEnd(v)}  ${'target'.padEnd(19)}  result`);
+  for (const [name, value, target, result] of rows) {
+    console.log(`${name.padEnd(w)}  ${value.padEnd(v)}  ${target.padEnd(19)}  ${result}`);
+  }
+  console.log(`lock write samples (ms): ${f.lockWriteMs.map((n) => n.toFixed(1)).join(', ')}; event samples (ms): ${f.lockEventMs.map((n) => n.toFixed(0)).join(', ')}`);
+  console.log(`Smartcar requests caused by the ${READS * 2} HAP reads: ${f.smartcarRequestsDuringReads}`);
+}
