@@ -62,6 +62,9 @@ export const POLICY = {
   /** Read this long after the latest time a habit usually happens. */
   habitMarginMs: 5 * MINUTE_MS,
   maxEvents: 120,
+  /** A habit read that found no change yet: look again once, an hour later (the change is late, not skipped). */
+  habitRetryMs: 60 * MINUTE_MS,
+  habitRetryWindowMs: 60 * MINUTE_MS,
 };
 
 /** Records what changed between two reads: at the car's data time when it falls between them, else halfway. */
@@ -138,6 +141,31 @@ export function nextHabit(input: PolicyInput, kinds: ChangeKind[]): { at: number
   return best;
 }
 
+/**
+ * A habit of `kinds` whose read time passed within habitRetryWindowMs while the car still waits for that
+ * transition: the read at the usual time found no change, so the change is late, not skipped.
+ */
+export function lateHabit(input: PolicyInput, kinds: ChangeKind[]): { at: number; kind: ChangeKind; support: number } | undefined {
+  const offset = input.utcOffsetMs ?? 0;
+  const { now } = input;
+  const past = input.history.events.filter((e) => kinds.includes(e.kind) && now - e.at <= POLICY.habitDays * DAY_MS);
+  let latest: { at: number; kind: ChangeKind; support: number } | undefined;
+  for (const dayShift of [-1, 0]) {
+    const localDayStart = Math.floor((now + offset) / DAY_MS) * DAY_MS + dayShift * DAY_MS;
+    const weekend = isWeekend(localDayStart);
+    const projected = past.filter((e) => isWeekend(e.at + offset) === weekend)
+      .map((e) => ({ kind: e.kind, at: localDayStart - offset + ((e.at + offset) % DAY_MS) })).sort((a, b) => a.at - b.at);
+    for (const start of projected) {
+      const cluster = projected.filter((p) => p.kind === start.kind && p.at >= start.at && p.at - start.at <= POLICY.habitWindowMs);
+      const readAt = cluster[cluster.length - 1]!.at + POLICY.habitMarginMs;
+      if (cluster.length >= POLICY.habitMinSupport && readAt <= now && now - readAt <= POLICY.habitRetryWindowMs && (latest === undefined || readAt > latest.at)) {
+        latest = { at: readAt, kind: start.kind, support: cluster.length };
+      }
+    }
+  }
+  return latest;
+}
+
 function hhmm(ms: number, offset: number): string {
   return new Date(ms + offset).toISOString().slice(11, 16);
 }
@@ -173,6 +201,11 @@ export function planNext(input: PolicyInput): PolicyPlan {
   if (habit && habit.at - now < delayMs) {
     delayMs = habit.at - now;
     why = `usually ${habit.kind} by ${hhmm(habit.at - POLICY.habitMarginMs, offset)} (${habit.support}× lately): read at ${hhmm(habit.at, offset)}`;
+  }
+  const late = away ? undefined : lateHabit(input, expectedKinds(snapshot));
+  if (late && POLICY.habitRetryMs < delayMs) {
+    delayMs = POLICY.habitRetryMs;
+    why = `usually ${late.kind} by ${hhmm(late.at - POLICY.habitMarginMs, offset)} (${late.support}× lately), not yet: look again in ${human(delayMs)}`;
   }
   // Spending a read sooner than the floor would trip OEM throttles (Smartcar: ≥ 30 min between polls).
   delayMs = Math.max(POLICY.minMs, Math.round(delayMs));
