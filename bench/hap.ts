@@ -15,9 +15,10 @@ import { promisify } from 'node:util';
 
 import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
 import { freePort } from '../test/browser/support.js';
-import { findCharacteristic, HAP, HapController, type HapAccessory } from '../test/helpers/hap-controller.js';
+import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../test/helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, PROJECT_DIR, randomUsername, type HomebridgeLeg } from '../test/helpers/homebridge-process.js';
 import { connectThroughSetupPage, refreshNow } from '../test/helpers/setup-page.js';
+import { until } from '../test/helpers/wait.js';
 import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../src/settings.js';
 
 const CLIENT_ID = 'bench-client';
@@ -52,27 +53,6 @@ export function quantile(values: number[], q: number): number {
 }
 export const median = (values: number[]): number => quantile(values, 0.5);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`bench: timed out waiting for ${what}`);
-    }
-    await sleep(200);
-  }
-}
-
-function charId(acc: HapAccessory, service: string, characteristic: string): string {
-  const c = findCharacteristic(acc, service, characteristic);
-  if (!c) {
-    throw new Error(`bench: ${acc.name} has no ${service}/${characteristic}`);
-  }
-  return c.id;
-}
 
 function byModel(accessories: HapAccessory[], model: string): HapAccessory {
   const found = accessories.find((a) => {
@@ -223,8 +203,8 @@ async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, '
     });
     const bev = byModel(accessories, 'Model 3');
     const constant = byModel(accessories, 'Bench Constant');
-    const oursId = charId(bev, HAP.Battery, HAP.BatteryLevel);
-    const constantId = charId(constant, HAP.Battery, HAP.BatteryLevel);
+    const oursId = characteristicId(bev, HAP.Battery, HAP.BatteryLevel);
+    const constantId = characteristicId(constant, HAP.Battery, HAP.BatteryLevel);
     await until('the Model 3\'s battery level', async () => ((await controller.read([oursId]))[oursId] === 76 ? true : undefined));
     // Let the first refresh of all three cars finish so reads do not race it.
     await sleep(2_000);
@@ -256,8 +236,8 @@ async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, '
     const constantStats = { median: median(constantMs), p95: quantile(constantMs, 0.95) };
 
     // Lock: subscribe once (hap-controller 0.10 spins on a second subscribe), then alternate lock/unlock.
-    const current = charId(bev, HAP.LockMechanism, HAP.LockCurrentState);
-    const target = charId(bev, HAP.LockMechanism, HAP.LockTargetState);
+    const current = characteristicId(bev, HAP.LockMechanism, HAP.LockCurrentState);
+    const target = characteristicId(bev, HAP.LockMechanism, HAP.LockTargetState);
     await controller.subscribe([current, target]);
     const lockWriteMs: number[] = [];
     const lockEventMs: number[] = [];
@@ -320,7 +300,7 @@ async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithF
       await refreshNow(rig.setupUrl);
       await until('the refresh reaching Smartcar', () => (rig.emu.requests.length >= before + FLEET_SIZE ? true : undefined));
       // HAP reads of every battery level, as a Home app opening would.
-      await controller.read(accessories.filter((a) => findCharacteristic(a, HAP.Battery, HAP.BatteryLevel)).map((a) => charId(a, HAP.Battery, HAP.BatteryLevel)));
+      await controller.read(accessories.filter((a) => findCharacteristic(a, HAP.Battery, HAP.BatteryLevel)).map((a) => characteristicId(a, HAP.Battery, HAP.BatteryLevel)));
     }
     await sleep(5_000);
     rssWithFleetKb = await sampleRss(rig.hb.pid);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
 import { freePort } from '../browser/support.js';
-import { findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { PROJECT_DIR } from '../helpers/homebridge-process.js';
 import { connectThroughSetupPage } from '../helpers/setup-page.js';
 
@@ -22,12 +22,6 @@ async function waitFor(read: () => string, pattern: RegExp, timeoutMs: number): 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function lockOf(acc: HapAccessory, type: string): string {
-  const c = findCharacteristic(acc, HAP.LockMechanism, type);
-  assert.ok(c);
-  return c.id;
 }
 
 describe('npm start (the demo)', () => {
@@ -76,11 +70,11 @@ describe('npm start (the demo)', () => {
     }
     assert.equal(cars.length, 3, 'three cars on the bridge');
     const tesla = cars.find((a) => String(findCharacteristic(a, HAP.AccessoryInformation, HAP.Model)?.value).includes('Model 3'))!;
-    const current = lockOf(tesla, HAP.LockCurrentState);
+    const current = characteristicId(tesla, HAP.LockMechanism, HAP.LockCurrentState);
     await hap.subscribe([current]);
-    await hap.write({ [lockOf(tesla, HAP.LockTargetState)]: 1 });
+    await hap.write({ [characteristicId(tesla, HAP.LockMechanism, HAP.LockTargetState)]: 1 });
     await hap.waitForEvent(current, (v) => v === 1, 20_000);
-    await hap.write({ [lockOf(tesla, HAP.LockTargetState)]: 0 });
+    await hap.write({ [characteristicId(tesla, HAP.LockMechanism, HAP.LockTargetState)]: 0 });
     await hap.waitForEvent(current, (v) => v === 0, 20_000);
     await hap.close();
     hap = undefined;

@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
-import { findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, randomUsername, type HomebridgeLeg } from '../helpers/homebridge-process.js';
 import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../../src/settings.js';
 import { freePort } from '../browser/support.js';
 import { connectThroughSetupPage, refreshNow } from '../helpers/setup-page.js';
+import { until } from '../helpers/wait.js';
 
 const CLIENT_ID = 'e2e-client';
 const CLIENT_SECRET = 'e2e-secret-do-not-log';
@@ -22,26 +23,6 @@ function byModel(accessories: HapAccessory[], model: string): HapAccessory {
   });
   assert.ok(found, `an accessory for ${model} (have: ${accessories.map((a) => a.name).join(', ')})`);
   return found;
-}
-
-function id(acc: HapAccessory, service: string, characteristic: string): string {
-  const c = findCharacteristic(acc, service, characteristic);
-  assert.ok(c, `${acc.name} has ${service}/${characteristic}`);
-  return c.id;
-}
-
-async function until<T>(what: string | (() => string), probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 for (const note of missing) {
@@ -102,17 +83,17 @@ function runLeg(leg: HomebridgeLeg): void {
     const ice = byModel(accessories, 'F-150');
     // The first refresh after Connect fills the values; until then HAP answers from the cache.
     await until('the Model 3\'s battery level', async () => {
-      const v = await hap.read([id(bev, HAP.Battery, HAP.BatteryLevel)]);
+      const v = await hap.read([characteristicId(bev, HAP.Battery, HAP.BatteryLevel)]);
       return Object.values(v)[0] === 76 ? true : undefined;
     });
     const values = await hap.read([
-      id(bev, HAP.LockMechanism, HAP.LockCurrentState), id(bev, HAP.Battery, HAP.ChargingState),
-      id(bev, HAP.ContactSensor, HAP.ContactSensorState), id(bev, HAP.Battery, HAP.StatusLowBattery),
+      characteristicId(bev, HAP.LockMechanism, HAP.LockCurrentState), characteristicId(bev, HAP.Battery, HAP.ChargingState),
+      characteristicId(bev, HAP.ContactSensor, HAP.ContactSensorState), characteristicId(bev, HAP.Battery, HAP.StatusLowBattery),
     ]);
     assert.deepEqual(Object.values(values), [0, 1, 0, 0], 'BEV: unlocked, charging, plugged in, battery normal');
     let lastIce = '';
     await until(() => `the F-150's fuel, lock and charging values [40, 1, 2] (last read ${lastIce})`, async () => {
-      const v = await hap.read([id(ice, HAP.Battery, HAP.BatteryLevel), id(ice, HAP.LockMechanism, HAP.LockCurrentState), id(ice, HAP.Battery, HAP.ChargingState)]);
+      const v = await hap.read([characteristicId(ice, HAP.Battery, HAP.BatteryLevel), characteristicId(ice, HAP.LockMechanism, HAP.LockCurrentState), characteristicId(ice, HAP.Battery, HAP.ChargingState)]);
       lastIce = JSON.stringify(Object.values(v));
       return lastIce === JSON.stringify([40, 1, 2]) ? true : undefined;
     });
@@ -120,17 +101,17 @@ function runLeg(leg: HomebridgeLeg): void {
     // Subscribe once, like the Home app: hap-controller 0.10 spins on a second subscribe over the
     // same event connection (its event parser never resets after a non-EVENT reply with a body).
     await hap.subscribe([
-      id(bev, HAP.LockMechanism, HAP.LockCurrentState), id(bev, HAP.LockMechanism, HAP.LockTargetState),
-      id(bev, HAP.ContactSensor, HAP.ContactSensorState), id(bev, HAP.Battery, HAP.BatteryLevel), id(bev, HAP.Battery, HAP.StatusLowBattery),
+      characteristicId(bev, HAP.LockMechanism, HAP.LockCurrentState), characteristicId(bev, HAP.LockMechanism, HAP.LockTargetState),
+      characteristicId(bev, HAP.ContactSensor, HAP.ContactSensorState), characteristicId(bev, HAP.Battery, HAP.BatteryLevel), characteristicId(bev, HAP.Battery, HAP.StatusLowBattery),
     ]);
   });
 
   it('locks over HAP: the emulator receives LOCK and LockCurrentState follows by event', async () => {
     const bev = byModel(await hap.accessories(), 'Model 3');
-    const current = id(bev, HAP.LockMechanism, HAP.LockCurrentState);
+    const current = characteristicId(bev, HAP.LockMechanism, HAP.LockCurrentState);
     hap.clearEvents();
     const started = Date.now();
-    await hap.write({ [id(bev, HAP.LockMechanism, HAP.LockTargetState)]: 1 });
+    await hap.write({ [characteristicId(bev, HAP.LockMechanism, HAP.LockTargetState)]: 1 });
     const writeMs = Date.now() - started;
     await hap.waitForEvent(current, (v) => v === 1);
     assert.equal(emu.vehicle(fleet.bev.id).locked, true, 'the car is locked in the emulator');
@@ -138,14 +119,14 @@ function runLeg(leg: HomebridgeLeg): void {
     assert.ok(writeMs < 2_000, `the write was answered quickly (${writeMs} ms)`);
 
     hap.clearEvents();
-    await hap.write({ [id(bev, HAP.LockMechanism, HAP.LockTargetState)]: 0 });
+    await hap.write({ [characteristicId(bev, HAP.LockMechanism, HAP.LockTargetState)]: 0 });
     await hap.waitForEvent(current, (v) => v === 0);
     assert.equal(emu.vehicle(fleet.bev.id).locked, false);
   });
 
   it('a lock refused with a door open reverts the target over HAP and the log says why', async () => {
     const bev = byModel(await hap.accessories(), 'Model 3');
-    const target = id(bev, HAP.LockMechanism, HAP.LockTargetState);
+    const target = characteristicId(bev, HAP.LockMechanism, HAP.LockTargetState);
     emu.updateVehicle(fleet.bev.id, { doors: { frontLeft: 'OPEN' } });
     hap.clearEvents();
     await hap.write({ [target]: 1 });
@@ -157,9 +138,9 @@ function runLeg(leg: HomebridgeLeg): void {
 
   it('follows the car after a refresh: unplugged and a battery drop arrive as HAP events', async () => {
     const bev = byModel(await hap.accessories(), 'Model 3');
-    const contact = id(bev, HAP.ContactSensor, HAP.ContactSensorState);
-    const level = id(bev, HAP.Battery, HAP.BatteryLevel);
-    const low = id(bev, HAP.Battery, HAP.StatusLowBattery);
+    const contact = characteristicId(bev, HAP.ContactSensor, HAP.ContactSensorState);
+    const level = characteristicId(bev, HAP.Battery, HAP.BatteryLevel);
+    const low = characteristicId(bev, HAP.Battery, HAP.StatusLowBattery);
     hap.clearEvents();
     const car = emu.vehicle(fleet.bev.id);
     emu.updateVehicle(fleet.bev.id, {
@@ -196,7 +177,7 @@ function runLeg(leg: HomebridgeLeg): void {
     assert.equal(afterList.length, beforeList.length, 'no duplicates, none lost');
     const bev = byModel(afterList, 'Model 3');
     assert.equal(bev.aid, bevBefore.aid, 'the same accessory (same UUID → same aid)');
-    const values = await hap.read([id(bev, HAP.Battery, HAP.BatteryLevel), id(bev, HAP.ContactSensor, HAP.ContactSensorState)]);
+    const values = await hap.read([characteristicId(bev, HAP.Battery, HAP.BatteryLevel), characteristicId(bev, HAP.ContactSensor, HAP.ContactSensorState)]);
     assert.deepEqual(Object.values(values), [15, 1], 'cached values served at once');
     const vehicleCalls = emu.requests.filter((r) => r.vehicleId !== undefined && r.billed > 0);
     assert.deepEqual(vehicleCalls, [], 'no billed Smartcar call before HomeKit got its values');

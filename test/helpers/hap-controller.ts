@@ -121,3 +121,12 @@ function toRaw(value: unknown): RawAccessories {
 export function findCharacteristic(acc: HapAccessory, serviceType: string, charType: string): HapCharacteristic | undefined {
   return acc.services.find((s) => s.type === serviceType)?.characteristics.find((c) => c.type === charType);
 }
+
+/** The "aid.iid" of a characteristic the accessory must have. */
+export function characteristicId(acc: HapAccessory, serviceType: string, charType: string): string {
+  const c = findCharacteristic(acc, serviceType, charType);
+  if (!c) {
+    throw new Error(`${acc.name} has no ${serviceType}/${charType}`);
+  }
+  return c.id;
+}
