@@ -36,7 +36,10 @@ export interface EmulatorOptions {
 }
 
 export interface RequestLogEntry {
+  /** When the answer went out (emulator clock). */
   at: number;
+  /** When the request arrived: a delayed answer is logged late but was sent early. */
+  receivedAt: number;
   method: string;
   path: string;
   vehicleId?: string;
@@ -106,6 +109,7 @@ export class SmartcarEmulator {
 
   private async dispatch(ctx: Ctx): Promise<Reply> {
     const path = ctx.url.pathname;
+    const receivedAt = this.clock.now();
     let reply: Reply;
     if (path.startsWith('/_emulator/')) {
       return handleControl(ctx, this);
@@ -125,7 +129,7 @@ export class SmartcarEmulator {
       const err = apiError('RESOURCE_NOT_FOUND', 'PATH');
       reply = json(404, errorBody(err.spec, ctx.requestId));
     }
-    const entry: RequestLogEntry = { at: this.clock.now(), method: ctx.method, path, status: reply.status, billed: reply.log?.billed ?? 0 };
+    const entry: RequestLogEntry = { at: this.clock.now(), receivedAt, method: ctx.method, path, status: reply.status, billed: reply.log?.billed ?? 0 };
     if (reply.log?.vehicleId) {
       entry.vehicleId = reply.log.vehicleId;
     }
