@@ -1,6 +1,8 @@
 // The platform block of config.json, typed and normalized once: defaults applied, ranges checked.
 // A bad value never throws: it gets one warning naming the option and the value used instead.
 // Missing credentials return undefined after one line pointing at the docs.
+import { isIP } from 'node:net';
+
 import type { Logging, PlatformConfig } from 'homebridge';
 
 import {
@@ -36,13 +38,22 @@ export interface PluginConfig {
   services: ServiceSwitches;
 }
 
+/** Limits config.schema.json states too (a test keeps them equal). */
+export const NAME_MAX_LENGTH = 64;
+export const HOST_MAX_LENGTH = 253;
+export const URL_MAX_LENGTH = 2048;
+export const REQUESTS_PER_VEHICLE_PER_MONTH_MIN = 150;
+export const REQUESTS_PER_VEHICLE_PER_MONTH_MAX = 1_000_000;
+export const STALE_AFTER_MINUTES_MAX = 4 * MAX_REFRESH_INTERVAL_MINUTES;
+
 type Warn = (message: string) => void;
 
-export function normalizeConfig(raw: PlatformConfig | Record<string, unknown>, log: Pick<Logging, 'warn' | 'error'>): PluginConfig | undefined {
-  const r = raw as Record<string, unknown>;
+export function normalizeConfig(raw: PlatformConfig | Record<string, unknown> | null | undefined, log: Pick<Logging, 'warn' | 'error'>): PluginConfig | undefined {
   const warn: Warn = (m) => log.warn(m);
-  const clientId = credential(r.clientId);
-  const clientSecret = credential(r.clientSecret);
+  // Homebridge hands over whatever the platform block holds; anything but an object means "nothing set".
+  const r: Record<string, unknown> = isRecord(raw) ? raw : {};
+  const clientId = credential(r, 'clientId', warn);
+  const clientSecret = credential(r, 'clientSecret', warn);
   if (clientId === undefined || clientSecret === undefined) {
     const missing = [clientId === undefined ? 'clientId' : '', clientSecret === undefined ? 'clientSecret' : ''].filter(Boolean).join(' and ');
     log.warn(`Smartcar is not configured yet: add ${missing} from the Smartcar Dashboard to the platform block. Nothing else starts until then. See ${DOCS_URL}`);
@@ -50,20 +61,12 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown>, l
   }
 
   const setupPort = integer(r, 'setupPort', SETUP_PORT, 0, 65535, warn);
-  const setupBind = text(r, 'setupBind', SETUP_BIND, warn);
+  const setupBind = text(r, 'setupBind', SETUP_BIND, HOST_MAX_LENGTH, warn, isHost, 'an IP address or host name');
   const defaultRedirect = `http://localhost:${setupPort}${REDIRECT_PATH}`;
-  let redirectUri = text(r, 'redirectUri', defaultRedirect, warn);
-  if (!isHttpUrl(redirectUri)) {
-    warn(`Config option "redirectUri" is not an http(s) URL (${JSON.stringify(redirectUri)}); using ${defaultRedirect}`);
-    redirectUri = defaultRedirect;
-  }
+  const redirectUri = text(r, 'redirectUri', defaultRedirect, URL_MAX_LENGTH, warn, isHttpUrl, 'an http(s) URL');
 
-  const services = (typeof r.services === 'object' && r.services !== null ? r.services : {}) as Record<string, unknown>;
-  if (r.services !== undefined && (typeof r.services !== 'object' || r.services === null)) {
-    warn('Config option "services" should be an object; using every service');
-  }
   return {
-    name: text(r, 'name', 'Smartcar', warn),
+    name: text(r, 'name', 'Smartcar', NAME_MAX_LENGTH, warn),
     clientId,
     clientSecret,
     redirectUri,
@@ -72,20 +75,32 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown>, l
     setupBind,
     unitSystem: oneOf(r, 'unitSystem', ['metric', 'imperial'] as const, 'metric', warn),
     lowBatteryPercent: integer(r, 'lowBatteryPercent', LOW_BATTERY_PERCENT, 0, 100, warn),
-    refreshIntervalMinutes: optionalInteger(r, 'refreshIntervalMinutes', MIN_REFRESH_INTERVAL_MINUTES, MAX_REFRESH_INTERVAL_MINUTES, warn),
-    requestsPerVehiclePerMonth: integer(r, 'requestsPerVehiclePerMonth', REQUESTS_PER_VEHICLE_PER_MONTH, 150, 1_000_000, warn),
-    staleAfterMinutes: optionalInteger(r, 'staleAfterMinutes', MIN_REFRESH_INTERVAL_MINUTES, 4 * MAX_REFRESH_INTERVAL_MINUTES, warn),
+    refreshIntervalMinutes: optionalInteger(r, 'refreshIntervalMinutes', MIN_REFRESH_INTERVAL_MINUTES, MAX_REFRESH_INTERVAL_MINUTES,
+      'automatic (fits the request budget)', warn),
+    requestsPerVehiclePerMonth: integer(r, 'requestsPerVehiclePerMonth', REQUESTS_PER_VEHICLE_PER_MONTH,
+      REQUESTS_PER_VEHICLE_PER_MONTH_MIN, REQUESTS_PER_VEHICLE_PER_MONTH_MAX, warn),
+    staleAfterMinutes: optionalInteger(r, 'staleAfterMinutes', MIN_REFRESH_INTERVAL_MINUTES, STALE_AFTER_MINUTES_MAX,
+      'automatic (two refresh intervals + 15 min)', warn),
     requestTimeoutSeconds: integer(r, 'requestTimeoutSeconds', REQUEST_TIMEOUT_SECONDS, 5, 300, warn),
-    services: {
-      lock: flag(services, 'lock', warn),
-      battery: flag(services, 'battery', warn),
-      pluggedIn: flag(services, 'pluggedIn', warn),
-    },
+    services: serviceSwitches(r, warn),
   };
 }
 
-function credential(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A credential: text, trimmed. Blank counts as missing; a wrong type is named (the secret's value never is). */
+function credential(r: Record<string, unknown>, key: 'clientId' | 'clientSecret', warn: Warn): string | undefined {
+  const value = r[key];
+  if (typeof value === 'string') {
+    return value.trim() !== '' ? value.trim() : undefined;
+  }
+  if (value !== undefined) {
+    const got = key === 'clientSecret' && value !== null ? `${withArticle(kindOf(value))} (not shown)` : shown(value);
+    warn(`Config option "${key}" should be text, got ${got}; using none`);
+  }
+  return undefined;
 }
 
 function isHttpUrl(value: string): boolean {
@@ -97,25 +112,61 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function shown(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function isHost(value: string): boolean {
+  return isIP(value) !== 0 || HOST_NAME.test(value);
 }
 
-function text(r: Record<string, unknown>, key: string, fallback: string, warn: Warn): string {
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'list' : typeof value;
+}
+
+function withArticle(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
+}
+
+const SHOWN_MAX_CHARS = 60;
+
+/** The offending value as the owner typed it, cut short: a pasted novel must not flood the log. */
+function shown(value: unknown): string {
+  let s: string;
+  try {
+    s = typeof value === 'string' || isRecord(value) || Array.isArray(value) ? JSON.stringify(value) : String(value);
+  } catch {
+    s = kindOf(value);
+  }
+  return s.length > SHOWN_MAX_CHARS ? `${s.slice(0, SHOWN_MAX_CHARS)}… (${s.length} characters)` : s;
+}
+
+function text(r: Record<string, unknown>, key: string, fallback: string, maxLength: number, warn: Warn,
+  valid: (v: string) => boolean = () => true, what = 'text'): string {
   const value = r[key];
-  if (value === undefined || value === null || value === '') {
+  if (value === undefined || value === '') {
     return fallback;
   }
-  if (typeof value !== 'string') {
-    warn(`Config option "${key}" should be text, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+  const trimmed = typeof value === 'string' ? value.trim() : undefined;
+  if (trimmed === undefined) {
+    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
     return fallback;
   }
-  return value.trim();
+  if (trimmed === '') {
+    return fallback;
+  }
+  if (trimmed.length > maxLength) {
+    warn(`Config option "${key}" must be at most ${maxLength} characters, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+    return fallback;
+  }
+  if (!valid(trimmed)) {
+    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+    return fallback;
+  }
+  return trimmed;
 }
 
 function oneOf<T extends string>(r: Record<string, unknown>, key: string, allowed: readonly T[], fallback: T, warn: Warn): T {
   const value = r[key];
-  if (value === undefined || value === null || value === '') {
+  if (value === undefined || value === '') {
     return fallback;
   }
   const lower = typeof value === 'string' ? value.trim().toLowerCase() : value;
@@ -126,55 +177,75 @@ function oneOf<T extends string>(r: Record<string, unknown>, key: string, allowe
   return fallback;
 }
 
+// Plain decimal only: "0x10", "1e999" or "Infinity" are not what an owner means by a number.
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
 function parseNumber(value: unknown): number | undefined {
   if (typeof value === 'number') {
-    return value;
+    return Number.isFinite(value) ? value : undefined;
   }
   // Config UI X and hand-edited files sometimes carry numbers as strings: accept them quietly.
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) {
-    return Number(value);
+  if (typeof value === 'string' && DECIMAL.test(value.trim())) {
+    const n = Number(value.trim());
+    return Number.isFinite(n) ? n : undefined;
   }
   return undefined;
 }
 
 function integer(r: Record<string, unknown>, key: string, fallback: number, min: number, max: number, warn: Warn): number {
   const value = r[key];
-  if (value === undefined || value === null || value === '') {
+  if (value === undefined || value === '') {
     return fallback;
   }
   const n = parseNumber(value);
-  if (n === undefined || !Number.isFinite(n)) {
+  if (n === undefined) {
     warn(`Config option "${key}" should be a number, got ${shown(value)}; using ${fallback}`);
     return fallback;
   }
-  const clamped = Math.min(max, Math.max(min, Math.round(n)));
+  // `+ 0` turns a -0 into 0.
+  const clamped = Math.min(max, Math.max(min, Math.round(n))) + 0;
   if (clamped !== n) {
     warn(`Config option "${key}" must be a whole number from ${min} to ${max}, got ${shown(value)}; using ${clamped}`);
   }
   return clamped;
 }
 
-function optionalInteger(r: Record<string, unknown>, key: string, min: number, max: number, warn: Warn): number | undefined {
+/** Empty or 0 mean "automatic" (undefined); anything else must be a whole number in range. */
+function optionalInteger(r: Record<string, unknown>, key: string, min: number, max: number, automatic: string, warn: Warn): number | undefined {
   const value = r[key];
-  if (value === undefined || value === null || value === '' || value === 0) {
+  if (value === undefined || value === '' || value === 0) {
     return undefined;
   }
-  const n = parseNumber(value);
-  if (n === undefined) {
-    warn(`Config option "${key}" should be a number, got ${shown(value)}; using the default derived from the request budget`);
+  if (parseNumber(value) === undefined) {
+    warn(`Config option "${key}" should be a number, got ${shown(value)}; using ${automatic}`);
     return undefined;
   }
   return integer(r, key, min, min, max, warn);
 }
 
+function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitches {
+  let services: Record<string, unknown> = {};
+  if (isRecord(r.services)) {
+    services = r.services;
+  } else if (r.services !== undefined) {
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn)`);
+  }
+  return { lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn) };
+}
+
 function flag(r: Record<string, unknown>, key: string, warn: Warn): boolean {
   const value = r[key];
-  if (value === undefined || value === null) {
+  if (value === undefined) {
     return true;
   }
-  if (typeof value !== 'boolean') {
-    warn(`Config option "services.${key}" should be true or false, got ${shown(value)}; using true`);
-    return true;
+  if (typeof value === 'boolean') {
+    return value;
   }
-  return value;
+  // Same leniency as numbers: a hand-edited "false" means false.
+  const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  if (word === 'true' || word === 'false') {
+    return word === 'true';
+  }
+  warn(`Config option "services.${key}" should be true or false, got ${shown(value)}; using true`);
+  return true;
 }

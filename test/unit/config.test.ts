@@ -56,7 +56,7 @@ describe('normalizeConfig', () => {
     { option: { refreshIntervalMinutes: 5 }, field: 'refreshIntervalMinutes', expected: 30, warning: /"refreshIntervalMinutes".*got 5; using 30/ },
     { option: { refreshIntervalMinutes: 120 }, field: 'refreshIntervalMinutes', expected: 120, warning: undefined },
     { option: { requestTimeoutSeconds: 1 }, field: 'requestTimeoutSeconds', expected: 5, warning: /"requestTimeoutSeconds".*got 1; using 5/ },
-    { option: { redirectUri: 'not a url' }, field: 'redirectUri', expected: 'http://localhost:8585/callback', warning: /"redirectUri".*using http:\/\/localhost:8585\/callback/ },
+    { option: { redirectUri: 'not a url' }, field: 'redirectUri', expected: 'http://localhost:8585/callback', warning: /"redirectUri".*using "http:\/\/localhost:8585\/callback"/ },
     { option: { services: { lock: 'no' } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: true }, warning: /"services.lock" should be true or false, got "no"; using true/ },
     { option: { services: { pluggedIn: false } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: false }, warning: undefined },
   ];
