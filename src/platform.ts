@@ -568,9 +568,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const skipped: RefreshNowAnswer[] = [];
     let queued = false;
     for (const v of vehicleId === undefined ? [...this.vehicles.values()] : [this.vehicles.get(vehicleId)!]) {
-      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll.
+      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll. Not
+      // while HomeKit shows a failed read or command: an owner pressing it after an error expects a retry.
       const at = v.context.snapshot?.fetchedAt;
-      if (at !== undefined && now - at < timing.refreshNowDebounceMs) {
+      if (at !== undefined && now - at < timing.refreshNowDebounceMs && !v.failing) {
         skipped.push('recent');
         continue;
       }

@@ -181,6 +181,11 @@ export class VehicleAccessory {
     this.push();
   }
 
+  /** HomeKit shows a fault because the last read or lock command failed (not staleness or budget). */
+  get failing(): boolean {
+    return this.commandFailure !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
+  }
+
   isStale(): boolean {
     const at = this.context.snapshot?.fetchedAt;
     return at !== undefined && this.deps.now() - at > this.deps.staleAfterMs(this);
