@@ -365,13 +365,14 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     }
     this.budgetRenewed(v);
     const before = v.context.snapshot ? { ...v.context.snapshot } : undefined;
+    const epoch = v.lockEpoch();
     try {
       const result = await this.tokens.withToken(v.userId, (t) => this.client.read(t, vehicleId, signals));
       if (!this.vehicles.has(vehicleId)) {
         return { kind: 'stop' };
       }
       const now = this.now();
-      v.applyRead(result, now);
+      v.applyRead(result, now, epoch);
       if (v.context.snapshot) {
         v.context.history = observe(v.context.history, before, v.context.snapshot, now);
       }
@@ -445,6 +446,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   }
 
   private async setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+    if (this.vehicles.get(v.id) !== v) {
+      // Removed (disconnected, no longer shared) while HomeKit still had it: send nothing for it.
+      throw new TransientError(`${v.name} is no longer connected to this plugin`);
+    }
     if (!v.budget.canSpend(1, 'command')) {
       throw new TransientError(`this month's request budget (${v.budget.limit}) is used up; it renews on ${new Date(v.budget.resetsAt()).toISOString().slice(0, 10)}`);
     }

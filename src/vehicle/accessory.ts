@@ -53,6 +53,11 @@ export class VehicleAccessory {
   private plan: VehiclePlan;
   private target: number | undefined;
   private commandSeq = 0;
+  /** Lock commands run one at a time, in the order asked: sent together, a later one could reach the car first. */
+  private commandQueue: Promise<void> = Promise.resolve();
+  private commandsPending = 0;
+  /** Counts lock commands the car confirmed; a read that started before one of them may predate it. */
+  private lockChanges = 0;
   private commandFailure: string | undefined;
   private reauthorize: string | undefined;
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
@@ -111,10 +116,22 @@ export class VehicleAccessory {
     this.configure();
   }
 
+  /** Pass to applyRead: taken when a read starts, it tells whether a command succeeded meanwhile. */
+  lockEpoch(): number {
+    return this.lockChanges;
+  }
+
   /** Merge a read: values replace old ones, failures are remembered per signal. */
-  applyRead(result: ReadResult, at: number): void {
+  applyRead(raw: ReadResult, at: number, epoch?: number): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
+    let result = raw;
+    if (epoch !== undefined && epoch !== this.lockChanges && raw.values.locked !== undefined) {
+      // A lock command succeeded while this read was on its way: the car may have answered the read
+      // before it, so its lock state is older than the command's (the confirming read follows).
+      const { locked: _older, ...values } = raw.values;
+      result = { ...raw, values };
+    }
     // A batch whose every item failed is no fresher than what we had.
     const readSomething = Object.keys(result.values).some((k) => valueSignal(k) !== undefined);
     const fetchedAt = readSomething || previous === undefined ? at : previous.fetchedAt;
@@ -140,7 +157,8 @@ export class VehicleAccessory {
     }
     ctx.failures = failures;
     this.reauthorize = undefined;
-    if (result.values.locked !== undefined) {
+    // While a command is queued or on its way the target stays what the owner asked ("Locking...").
+    if (result.values.locked !== undefined && this.commandsPending === 0) {
       this.commandFailure = undefined;
       this.target = undefined;
     }
@@ -392,37 +410,27 @@ export class VehicleAccessory {
       throw new this.hap.HapStatusError(HapStatus.INSUFFICIENT_PRIVILEGES);
     }
     const locked = value === LockTarget.SECURED;
-    const before = this.targetLock();
     const seq = ++this.commandSeq;
     this.target = locked ? LockTarget.SECURED : LockTarget.UNSECURED;
     this.pushed.set(`${SUBTYPE.lock}/${this.hap.Characteristic.LockTargetState.UUID}`, this.target);
     // HomeKit waits for onSet: answer now, let the car take its time.
-    void this.runLockCommand(locked, seq, before);
+    this.commandsPending++;
+    this.commandQueue = this.commandQueue
+      .then(() => this.runLockCommand(locked, seq))
+      .catch((err: unknown) => this.deps.log.error(`${this.name}: the lock command failed unexpectedly: ${String(err)}`))
+      .finally(() => { this.commandsPending--; });
   }
 
-  private async runLockCommand(locked: boolean, seq: number, before: number): Promise<void> {
+  private async runLockCommand(locked: boolean, seq: number): Promise<void> {
+    if (seq !== this.commandSeq) {
+      return; // the owner asked again before this one was sent: only the last wish goes to the car
+    }
     const verb = locked ? 'lock' : 'unlock';
     try {
       await this.deps.commands.setLock(this, locked);
-      if (seq !== this.commandSeq) {
-        return;
-      }
-      this.commandFailure = undefined;
-      if (this.plan.lock === 'command-only') {
-        this.context.commanded = { locked, at: this.deps.now() };
-      } else if (this.context.snapshot) {
-        this.context.snapshot.locked = locked;
-      } else {
-        this.context.snapshot = { fetchedAt: this.deps.now(), locked };
-      }
-      this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
-      this.push();
-      if (this.plan.lock === 'read') {
-        this.deps.commands.confirm(this);
-      }
     } catch (err) {
       if (seq !== this.commandSeq) {
-        return;
+        return; // a newer command is queued; it settles the target
       }
       const problem = err as SmartcarProblem;
       this.commandFailure = `Could not ${verb}: ${describeForOwner(problem)}${problem.kind === 'reauthorize' ? '' : `; ${nextStep(problem, 'command')}`}`;
@@ -430,8 +438,27 @@ export class VehicleAccessory {
       if (problem.kind === 'reauthorize') {
         this.reauthorize = problem.message;
       }
-      this.target = before;
+      // Revert to what the car is known to be (earlier commands have settled: the queue is in order).
+      this.target = undefined;
       this.push();
+      return;
+    }
+    // The car did it, even if the owner has asked for something else since: remember that.
+    this.lockChanges++;
+    if (seq === this.commandSeq) {
+      this.commandFailure = undefined;
+    }
+    if (this.plan.lock === 'command-only') {
+      this.context.commanded = { locked, at: this.deps.now() };
+    } else if (this.context.snapshot) {
+      this.context.snapshot.locked = locked;
+    } else {
+      this.context.snapshot = { fetchedAt: this.deps.now(), locked };
+    }
+    this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
+    this.push();
+    if (this.plan.lock === 'read') {
+      this.deps.commands.confirm(this);
     }
   }
 }
