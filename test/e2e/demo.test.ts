@@ -3,12 +3,14 @@
 // Ctrl-C stops everything.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { freePort } from '../browser/support.js';
 import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { PROJECT_DIR } from '../helpers/homebridge-process.js';
 import { connectThroughSetupPage } from '../helpers/setup-page.js';
+import { captureOutput, recordTokenFiles } from '../helpers/suite-capture.js';
 
 async function waitFor(read: () => string, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
@@ -35,8 +37,14 @@ describe('npm start (the demo)', () => {
     demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       cwd: PROJECT_DIR, env: { ...process.env, DEMO_SETUP_PORT: String(setupPort), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    demo.stdout?.on('data', (c: Buffer) => { output += c.toString(); });
-    demo.stderr?.on('data', (c: Buffer) => { output += c.toString(); });
+    // Also kept for the whole-suite secrets check (test/zz-suite).
+    const suiteOutput = captureOutput('demo');
+    const append = (c: Buffer): void => {
+      output += c.toString();
+      suiteOutput(c.toString());
+    };
+    demo.stdout?.on('data', append);
+    demo.stderr?.on('data', append);
   });
 
   after(async () => {
@@ -44,6 +52,7 @@ describe('npm start (the demo)', () => {
     if (demo.exitCode === null) {
       demo.kill('SIGKILL');
     }
+    recordTokenFiles(join(PROJECT_DIR, '.homebridge-demo'));
   });
 
   it('prints the setup page and the pairing code, connects the cars and locks them over HAP, stops on Ctrl-C', async () => {

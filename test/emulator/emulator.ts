@@ -1,5 +1,6 @@
 // SmartcarEmulator: wires clock, state, Connect/token, the v2.0 API and the control API onto one
 // server, and exposes the in-process test controls documented in README.md.
+import { beforeFlush, recordSecrets } from '../helpers/suite-capture.js';
 import type { ApiDeps } from './api.js';
 import { handleApi } from './api.js';
 import { EmulatorClock } from './clock.js';
@@ -62,6 +63,7 @@ export class SmartcarEmulator {
   private readonly apiDeps: ApiDeps;
   private http: HttpServer | undefined;
   private readonly logLine: (line: string) => void;
+  private stopRecording: () => unknown = () => undefined;
 
   private constructor(readonly options: EmulatorOptions) {
     if (!options.clientId || !options.clientSecret) {
@@ -88,6 +90,9 @@ export class SmartcarEmulator {
 
   static async start(options: EmulatorOptions): Promise<SmartcarEmulator> {
     const emu = new SmartcarEmulator(options);
+    // The whole-suite secrets check (test/zz-suite) proves none of these ever reaches captured output.
+    recordSecrets('emulator', [options.clientSecret, Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')]);
+    emu.stopRecording = beforeFlush(() => recordSecrets('emulator', emu.state.issuedTokens()));
     emu.http = await startHttpServer(options.host ?? '127.0.0.1', options.port ?? 0, (ctx) => emu.dispatch(ctx),
       (err) => emu.logLine(`emulator error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
     emu.logLine(`smartcar emulator listening on ${emu.origin}`);
@@ -103,6 +108,8 @@ export class SmartcarEmulator {
   }
 
   async close(): Promise<void> {
+    recordSecrets('emulator', this.state.issuedTokens());
+    this.stopRecording();
     await this.http?.close();
     this.http = undefined;
   }

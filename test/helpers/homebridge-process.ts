@@ -7,6 +7,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { captureOutput, recordTokenFiles } from './suite-capture.js';
+
 export const PROJECT_DIR = resolve(import.meta.dirname, '../..');
 export const BRIDGE_PIN = '031-45-154';
 
@@ -67,10 +69,19 @@ export class HomebridgeProcess {
       env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const append = (chunk: Buffer) => { this.output += chunk.toString('utf8'); };
+    // Also kept for the whole-suite secrets check (test/zz-suite), with the token files' modes at exit.
+    const suiteOutput = captureOutput(`homebridge-${this.child.pid ?? 'unspawned'}`);
+    const append = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      this.output += text;
+      suiteOutput(text);
+    };
     this.child.stdout?.on('data', append);
     this.child.stderr?.on('data', append);
-    this.exited = new Promise((done) => this.child.once('exit', (code, signal) => done({ code, signal })));
+    this.exited = new Promise((done) => this.child.once('exit', (code, signal) => {
+      recordTokenFiles(storage);
+      done({ code, signal });
+    }));
   }
 
   static async start(leg: HomebridgeLeg, storage: string, env: Record<string, string> = {}): Promise<HomebridgeProcess> {

@@ -2,6 +2,8 @@
 // (and that no secret ever reaches the log).
 import type { Logging } from 'homebridge';
 
+import { captureOutput } from './suite-capture.js';
+
 export interface LogLine {
   level: 'info' | 'warn' | 'error' | 'debug' | 'success';
   message: string;
@@ -13,10 +15,15 @@ export interface CapturedLog {
   text(level?: LogLine['level']): string;
 }
 
+// Everything the plugin logs in any test also goes to the whole-suite capture (test/zz-suite).
+const suiteOutput = captureOutput('fake-homebridge');
+
 export function captureLog(): CapturedLog {
   const lines: LogLine[] = [];
   const at = (level: LogLine['level']) => (message: unknown, ...rest: unknown[]) => {
-    lines.push({ level, message: [message, ...rest].map((p) => (p instanceof Error ? p.stack ?? p.message : String(p))).join(' ') });
+    const line: LogLine = { level, message: [message, ...rest].map((p) => (p instanceof Error ? p.stack ?? p.message : String(p))).join(' ') };
+    lines.push(line);
+    suiteOutput(`[${level}] ${line.message}\n`);
   };
   const log = Object.assign(at('info'), {
     prefix: 'Smartcar',
