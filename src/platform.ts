@@ -49,6 +49,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   private readonly lastError = new Map<string, string>();
   /** The last plan of each vehicle (delay and why), for the log and the stale threshold. */
   private readonly plans = new Map<string, PolicyPlan>();
+  /** Users whose vehicle list is asked for at their first refresh (restarted with a fresh cache). */
+  private readonly discoveryDue = new Set<string>();
   private readonly now = clock.now;
   private client!: VehicleBackend;
   private tokens!: TokenManager;
@@ -144,13 +146,16 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       if (this.abort.signal.aborted) {
         return;
       }
-      await this.discoverUser(userId).catch((err: unknown) => {
-        const problem = mapSmartcarError(err, { operation: 'Discovering vehicles' });
-        this.log.warn(`Discovering the vehicles of Smartcar user ${userId} failed: ${describeForOwner(problem)}; cached vehicles keep their last values`);
-        for (const v of this.vehiclesOf(userId)) {
-          this.schedule(v);
-        }
-      });
+      const cachedCars = this.vehiclesOf(userId);
+      if (cachedCars.length > 0 && cachedCars.every((v) => v.context.snapshot !== undefined && !v.isStale())) {
+        // A restart with fresh cached data costs nothing: the vehicle list and permissions are asked
+        // for just before the first planned read of this user, not now.
+        this.discoveryDue.add(userId);
+        cachedCars.forEach((v) => this.schedule(v));
+        this.log.debug(`Cached data of ${cachedCars.map((v) => v.name).join(', ')} is fresh: no Smartcar call until the next planned refresh`);
+        continue;
+      }
+      await this.discoverUser(userId).catch((err: unknown) => this.discoveryFailed(userId, err));
     }
     if (users.length === 0) {
       this.log.info('No vehicle connected yet: open the setup page to connect one');
@@ -186,6 +191,14 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   }
 
   // ---- discovery ----------------------------------------------------------------------------------
+
+  private discoveryFailed(userId: string, err: unknown): void {
+    const problem = mapSmartcarError(err, { operation: 'Discovering vehicles' });
+    this.log.warn(`Discovering the vehicles of Smartcar user ${userId} failed: ${describeForOwner(problem)}; cached vehicles keep their last values`);
+    for (const v of this.vehiclesOf(userId)) {
+      this.schedule(v);
+    }
+  }
 
   /** Lists the user's vehicles, creates/updates their accessories, removes those no longer authorized. */
   private async discoverUser(userId: string): Promise<VehicleAccessory[]> {
@@ -347,6 +360,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   }
 
   private async refresh(vehicleId: string, reason: RefreshReason): Promise<RefreshOutcome> {
+    const owner = this.vehicles.get(vehicleId)?.userId;
+    if (owner !== undefined && this.discoveryDue.delete(owner)) {
+      // Deferred at start-up (fresh cache): vehicles shared or unshared meanwhile, permissions changed.
+      await this.discoverUser(owner).catch((err: unknown) => this.discoveryFailed(owner, err));
+    }
     const v = this.vehicles.get(vehicleId);
     if (!v) {
       return { kind: 'stop' };

@@ -127,7 +127,7 @@ describe('monthly request budget', () => {
     }
   });
 
-  it('a restart with fresh cached data makes no billed call, and the month\'s count survives it', async () => {
+  it('a restart with fresh cached data makes no Smartcar call at all, and the month\'s count survives it', async () => {
     const start = startOfTestMonth();
     useVirtualTime(start);
     const first = await startWithTokens(emu, userId, { config: { requestsPerVehiclePerMonth: BUDGET } });
@@ -143,11 +143,19 @@ describe('monthly request budget', () => {
     try {
       await time.runUntil(start + 20 * 60_000);
       await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(emu.requests.filter((r) => r.billed > 0), [], 'no billed request after the restart');
-      assert.ok(!emu.requests.some((r) => r.vehicleId === bevId && /\/(security|battery|charge|batch)$/.test(r.path)), 'no vehicle data read');
+      // Not even the unbilled vehicle list or permissions: those wait for the first planned read.
+      assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.path}`), [], 'no Smartcar request after the restart');
       const view = second.platform.status()[0]!.vehicles[0]!;
       assert.equal(view.requestsUsed, usedBefore, 'the count was persisted');
       assert.ok(view.nextRefreshAt! > start + 30 * 60_000, 'the next read is planned from the cached refresh time');
+
+      // The first planned read asks for the vehicle list first (a car unshared meanwhile goes away).
+      await time.runUntil(view.nextRefreshAt! + 60_000);
+      await new Promise((r) => setTimeout(r, 100));
+      const paths = emu.requests.map((r) => r.path);
+      const list = paths.findIndex((p) => /^\/v2\.0\/vehicles\/?$/.test(p));
+      assert.ok(list >= 0, `the vehicle list was asked for at the first read: ${paths.join(', ')}`);
+      assert.ok(list < paths.findIndex((p) => p.endsWith('/batch')), 'before the read');
     } finally {
       await second.shutdown();
     }
