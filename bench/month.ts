@@ -74,21 +74,29 @@ export interface MonthResult {
   billed: number;
   pollReads: number;
   refusedForBilling: number;
-  plugged: { mean: number; p95: number; n: number };
-  charging: { mean: number; p95: number; n: number };
+  plugged: Stats;
+  charging: Stats;
 }
 
-function stats(latencies: number[]): { mean: number; p95: number; n: number } {
+interface Stats {
+  mean: number;
+  p95: number;
+  n: number;
+  /** Every staleness in minutes, sorted (for tracing the policy). */
+  all: number[];
+}
+
+function stats(latencies: number[]): Stats {
   const s = [...latencies].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
   const p95 = s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)] ?? 0;
-  return { mean: mean / MIN, p95: p95 / MIN, n: s.length };
+  return { mean: mean / MIN, p95: p95 / MIN, n: s.length, all: s.map((x) => Math.round(x / MIN)) };
 }
 
 /** Runs warm-up + measured month for one configuration; returns March's figures. */
-export async function simulateMonth(label: string, config: Record<string, unknown>, budget: number): Promise<MonthResult> {
+export async function simulateMonth(label: string, config: Record<string, unknown>, budget: number, seed = 7): Promise<MonthResult> {
   const emu: SmartcarEmulator = await startEmulator({ monthlyRequestLimit: budget });
-  const truth = scriptedLife();
+  const truth = scriptedLife(seed);
   emu.clock.set(WARMUP);
   const userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
   const carId = emu.addVehicle(userId, {
@@ -114,6 +122,9 @@ export async function simulateMonth(label: string, config: Record<string, unknow
     if (plugSeg && !plugSeg.done && hkPlugged() === plugSeg.value) {
       plugSeg.done = true;
       if (measuring(plugSeg.since)) {
+        if (process.env.BENCH_TRACE && now - plugSeg.since > 80 * MIN) {
+          console.log(`late plug ${String(plugSeg.value)}: ${new Date(plugSeg.since).toISOString()} seen ${Math.round((now - plugSeg.since) / MIN)} min later`);
+        }
         plugLat.push(now - plugSeg.since);
       }
     }
@@ -134,6 +145,9 @@ export async function simulateMonth(label: string, config: Record<string, unknow
       // A value superseded before HomeKit showed it counts with its whole life as staleness.
       if (plugSeg === undefined || plugSeg.value !== ev.pluggedIn) {
         if (plugSeg && !plugSeg.done && measuring(plugSeg.since)) {
+          if (process.env.BENCH_TRACE) {
+            console.log(`missed plug ${String(plugSeg.value)}: ${new Date(plugSeg.since).toISOString()} superseded ${Math.round((ev.at - plugSeg.since) / MIN)} min later`);
+          }
           plugLat.push(ev.at - plugSeg.since);
         }
         plugSeg = { since: ev.at, value: ev.pluggedIn, done: false };

@@ -13,6 +13,29 @@ function row(r: MonthResult): string {
   return `${r.label.padEnd(28)} ${String(r.billed).padStart(6)} ${String(r.pollReads).padStart(6)} ${f(r.plugged.mean)} ${f(r.plugged.p95)} ${f(r.charging.mean)} ${f(r.charging.p95)}   ${r.refusedForBilling}`;
 }
 
+/**
+ * The policy's constants were chosen on the script above (seed 7). The same life pattern drawn with
+ * other seeds (other jitter, other skipped charges) shows how much of the gain is the policy and how
+ * much is that one month.
+ */
+async function robustness(): Promise<void> {
+  const seeds = [1, 2, 3, 4, 5, 11, 13, 17];
+  console.log(`\nSame comparison on ${seeds.length} other scripted months (other seeds of the same life pattern): ours / fixed, minutes`);
+  console.log('seed  billed   plug mean        plug p95         chg mean         chg p95');
+  const ratios: { plug: number; chg: number }[] = [];
+  for (const seed of seeds) {
+    const ours = await simulateMonth('ours', {}, BUDGET, seed);
+    const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.pollReads)));
+    const fixed = await simulateMonth('fixed', { refreshIntervalMinutes: fixedMinutes }, BUDGET, seed);
+    const pair = (a: number, b: number): string => `${a.toFixed(0).padStart(4)} / ${b.toFixed(0).padEnd(4)} ${`${Math.round((100 * a) / b)} %`.padStart(5)}`;
+    console.log(`${String(seed).padStart(4)}  ${String(ours.billed).padStart(6)}  ${pair(ours.plugged.mean, fixed.plugged.mean)}  ${pair(ours.plugged.p95, fixed.plugged.p95)}  ${pair(ours.charging.mean, fixed.charging.mean)}  ${pair(ours.charging.p95, fixed.charging.p95)}`);
+    ratios.push({ plug: ours.plugged.mean / fixed.plugged.mean, chg: ours.charging.mean / fixed.charging.mean });
+  }
+  const range = (xs: number[]): string => `${Math.round(100 * Math.min(...xs))}–${Math.round(100 * Math.max(...xs))} %`;
+  const met = ratios.filter((r) => r.plug <= 0.5 && r.chg <= 0.5).length;
+  console.log(`mean staleness, ours as a share of fixed: plugged-in ${range(ratios.map((r) => r.plug))}, charging ${range(ratios.map((r) => r.chg))}; both ≤ half in ${met} of ${seeds.length} months`);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`Simulated month (March 2026, after a February warm-up), budget ${BUDGET} requests/vehicle/month, BEV reading 3 paths`);
@@ -28,6 +51,7 @@ async function main(): Promise<void> {
   console.log(`plugged-in staleness ≤ half of fixed: ${ok(ours.plugged.mean <= fixed.plugged.mean / 2)} (mean ${ours.plugged.mean.toFixed(0)} vs ${fixed.plugged.mean.toFixed(0)} min, p95 ${ours.plugged.p95.toFixed(0)} vs ${fixed.plugged.p95.toFixed(0)})`);
   console.log(`charging staleness ≤ half of fixed:   ${ok(ours.charging.mean <= fixed.charging.mean / 2)} (mean ${ours.charging.mean.toFixed(0)} vs ${fixed.charging.mean.toFixed(0)} min, p95 ${ours.charging.p95.toFixed(0)} vs ${fixed.charging.p95.toFixed(0)})`);
   console.log(`transitions measured: plug ${ours.plugged.n}, charging ${ours.charging.n}`);
+  await robustness();
   printHap(await measureHap());
   console.log(`bench took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
