@@ -26,6 +26,7 @@ describe('planNext', () => {
     { name: 'parked and unchanged for a day: less often', input: base({ history: { events: [], lastChangeAt: NOW - 30 * HOUR } }), delay: (d) => d > 1.5 * even, why: /parked, unchanged/ },
     { name: 'a command 10 min ago: look again within 30 min', input: base({ history: { events: [], lastCommandAt: NOW - 10 * MIN } }), delay: (d) => d === 30 * MIN, why: /command/ },
     { name: 'usually plugged in by 18:38 on weekdays: read just after', input: base({ readsLeft: 30, history: evenings }), delay: (d) => d === 6 * HOUR + 43 * MIN, why: /usually plugged by 18:38/ },
+    { name: 'plugged in around 18:15 on only two evenings: chance, not a habit; the even spread stays', input: base({ readsLeft: 30, history: { ...evenings, events: evenings.events.slice(0, 2) } }), delay: (d) => Math.abs(d - (MONTH_END - NOW) / 30) < MIN, why: /30 reads left/ },
     { name: 'the usual-time read at 18:43 found it not plugged in yet: look again in an hour', input: base({ now: NOW + 6 * HOUR + 50 * MIN, readsLeft: 30, history: evenings, snapshot: { ...parked, fetchedAt: NOW + 6 * HOUR + 50 * MIN } }), delay: (d) => d === HOUR, why: /usually plugged by 18:38.*not yet/ },
     { name: 'away for two days: the habits at home are not chased', input: base({ readsLeft: 30, history: { ...evenings, lastChangeAt: NOW - 48 * HOUR } }), delay: (d) => d > 7 * HOUR, why: /parked/ },
     { name: 'budget spent: nothing until the month renews', input: base({ readsLeft: 0 }), delay: (d) => d >= MONTH_END - NOW, why: /used up.*2026-04-01/ },
