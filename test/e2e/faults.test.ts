@@ -222,8 +222,11 @@ function runLeg(leg: HomebridgeLeg): void {
     await waitShown('the fault flag', (x) => x.faults[0] === 1 && x.faults[1] === 1);
     assert.ok(emu.requests.slice(from.req).some((r) => r.path === '/oauth/token' && r.status === 400), 'the refresh token was refused');
     const line = oneLine(from, /invalid_grant|no longer accepts/i, /connect/i);
-    assert.match(await (await fetch(`${setupUrl}/`)).text(), /Connect again/, 'the setup page asks to connect again');
-    // No polling for that user until then, not even when the owner presses Refresh now.
+    const page = await (await fetch(`${setupUrl}/`)).text();
+    assert.match(page, /Connect again/, 'the setup page asks to connect again');
+    assert.doesNotMatch(page, /Next refresh/, 'and plans no refresh');
+    // No polling for that user until then, not even when the owner presses Refresh now (a car still
+    // scheduled would be read at once: this is what would catch a retry).
     const quiet = mark();
     await refreshNow();
     await new Promise((r) => setTimeout(r, 3_000));
