@@ -69,7 +69,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return;
     }
     const signal = this.abort.signal;
-    this.client = new SmartcarClient({
+    const client = new SmartcarClient({
       clientId: config.clientId,
       clientSecret: config.clientSecret,
       redirectUri: config.redirectUri,
@@ -78,9 +78,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       timeoutMs: config.requestTimeoutSeconds * 1000,
       signal,
     });
+    this.client = client;
     this.tokens = new TokenManager({
       store: new TokenFileStore(api.user.storagePath()),
-      refresh: (rt) => this.client.refreshTokens(rt),
+      // A late refresh answer carries the only refresh token that will still work (SmartcarClient).
+      refresh: (rt, onLate) => client.refreshTokens(rt, onLate),
       refreshMarginMs: TOKEN_REFRESH_MARGIN_SECONDS * 1000,
       onReauthorizeNeeded: (userId, reason, quiet) => this.onReauthorizeNeeded(userId, reason, quiet),
     });

@@ -49,8 +49,19 @@ export class SmartcarClient implements VehicleBackend {
     return toTokenSet(access);
   }
 
-  async refreshTokens(refreshToken: string): Promise<TokenSet> {
-    const access = await this.call(() => this.auth.exchangeRefreshToken(refreshToken), { operation: 'Refreshing the access token', tokenRequest: true });
+  /**
+   * `onLate` gets the tokens of a refresh that answered after the bound: Smartcar rotated the refresh
+   * token anyway, and the old one dies soon after, so that answer must not be thrown away.
+   */
+  async refreshTokens(refreshToken: string, onLate?: (tokens: TokenSet) => void): Promise<TokenSet> {
+    const late = onLate && ((access: smartcar.Access): void => {
+      try {
+        onLate(toTokenSet(access));
+      } catch {
+        // An unreadable late answer is no better than none.
+      }
+    });
+    const access = await this.call(() => this.auth.exchangeRefreshToken(refreshToken), { operation: 'Refreshing the access token', tokenRequest: true }, late);
     return toTokenSet(access);
   }
 
@@ -196,22 +207,35 @@ export class SmartcarClient implements VehicleBackend {
     return new smartcar.Vehicle(id, accessToken, { unitSystem: this.options.unitSystem });
   }
 
-  /** Runs one SDK call bounded by the timeout and the shutdown signal; maps whatever it throws. */
-  private async call<T>(fn: () => Promise<T>, ctx: MapContext): Promise<T> {
+  /**
+   * Runs one SDK call bounded by the timeout and the shutdown signal; maps whatever it throws. The SDK
+   * takes no abort signal, so a call we gave up on still runs: its answer is dropped, unless `late`
+   * wants it (token refreshes).
+   */
+  private async call<T>(fn: () => Promise<T>, ctx: MapContext, late?: (value: T) => void): Promise<T> {
     const { timeoutMs, signal } = this.options;
     if (signal?.aborted) {
       throw new TransientError(`${ctx.operation}: Homebridge is shutting down`);
     }
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    let timedOut = false;
     const bounded = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TransientError(`${ctx.operation}: no answer from Smartcar within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new TransientError(`${ctx.operation}: no answer from Smartcar within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
       onAbort = () => reject(new TransientError(`${ctx.operation}: Homebridge is shutting down`));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+    let pending: Promise<T> | undefined;
     try {
-      return await Promise.race([fn(), bounded]);
+      pending = fn();
+      return await Promise.race([pending, bounded]);
     } catch (err) {
+      if (timedOut && late && pending) {
+        void pending.then(late, () => undefined);
+      }
       throw mapSmartcarError(err, ctx);
     } finally {
       clearTimeout(timer);

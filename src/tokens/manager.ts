@@ -7,7 +7,8 @@ import type { StoredTokens, TokenFileStore } from './store.js';
 
 export interface TokenManagerOptions {
   store: TokenFileStore;
-  refresh: (refreshToken: string) => Promise<TokenSet>;
+  /** `onLate`: tokens from a refresh that had already failed by timeout (see SmartcarClient.refreshTokens). */
+  refresh: (refreshToken: string, onLate?: (tokens: TokenSet) => void) => Promise<TokenSet>;
   refreshMarginMs: number;
   now?: () => number;
   /** Told once when a user's authorization is gone for good. */
@@ -122,8 +123,14 @@ export class TokenManager {
     const old = this.current(userId);
     let fresh: TokenSet;
     try {
-      fresh = await this.options.refresh(old.refreshToken);
+      fresh = await this.options.refresh(old.refreshToken, (late) => void this.adoptLate(userId, old, late));
     } catch (err) {
+      // Newer tokens arrived while this refresh was out (a late answer kept, Connect again): this
+      // failure is about a refresh token we no longer use.
+      const now = this.tokens.get(userId);
+      if (now !== undefined && now !== old && !this.reauth.has(userId)) {
+        return now.accessToken;
+      }
       if ((err as SmartcarProblem).kind === 'reauthorize') {
         throw this.markReauth(userId, (err as Error).message);
       }
@@ -138,6 +145,23 @@ export class TokenManager {
       this.tokens.set(userId, stored);
     }
     return stored.accessToken;
+  }
+
+  /**
+   * A refresh we gave up on (timeout) answered after all. Smartcar has rotated the refresh token, and the
+   * one we hold dies a minute later: keep the new pair unless newer tokens are already here.
+   */
+  private async adoptLate(userId: string, from: StoredTokens, fresh: TokenSet): Promise<void> {
+    if (this.tokens.get(userId) !== from || this.reauth.has(userId)) {
+      return;
+    }
+    const stored: StoredTokens = { ...fresh, userId, updatedAt: this.now() };
+    this.tokens.set(userId, stored);
+    try {
+      await this.options.store.save(stored);
+    } catch {
+      // Memory holds the live refresh token; the next refresh writes the file again.
+    }
   }
 
   /** Smartcar said the user's car account must be connected again (AUTHENTICATION_FAILED on a vehicle call). */

@@ -179,6 +179,39 @@ describe('bounded calls and late answers', () => {
     assert.deepEqual(targets, [SECURED], `LockTargetState told to HomeKit: ${JSON.stringify(targets)}`);
   });
 
+  it('a token refresh Smartcar answers after the bound is kept: a slow token endpoint does not cost the authorization', async () => {
+    const { userId, ids: [id] } = owner(['Model 3']);
+    const w = await start(userId);
+    await firstReads(w);
+    const car = accessoryNamed(w.api, 'Model 3');
+    // Smartcar rotates the refresh token when it answers and keeps the used one alive only briefly
+    // (reference: one minute; here one second, against the tests' 200 ms backoff).
+    emu.refreshGraceMs = 1000;
+    // Its token endpoint is slow twice: each refresh answers 2 s after the plugin gave up on it.
+    emu.inject({ target: 'token', grant: 'refresh_token' }, { delayMs: (BOUND_S + 2) * 1000 }, 2);
+    emu.expireAccessTokens(userId);
+    emu.resetLog();
+    const t0 = Date.now();
+    try {
+      await w.platform.refreshNow(id);
+      await waitFor('the first refresh given up', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.GENERAL_FAULT, (BOUND_S + 3) * 1000);
+      // The late answers (the rotated pair at 7 s, then invalid_grant for the reused token at 12 s) have
+      // come and gone; the plugin must still hold a working authorization and read the car.
+      await waitFor('both late token answers', () => emu.requests.filter((r) => r.path === '/oauth/token' && Date.now() - t0 > (2 * BOUND_S + 2) * 1000).length >= 2, 20_000);
+      await sleep(300);
+      assert.equal(w.platform.status()[0]!.needsReauth, false, `still authorized: ${w.logs.text('error')}`);
+      await waitFor('the car read again', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT && batchesOf(id!).some((r) => r.status === 200), 3000);
+      const from = emu.requests.length;
+      emu.expireAccessTokens(userId);
+      await w.platform.refreshNow(id);
+      await waitFor('a later refresh works too', () => batchesOf(id!, from).some((r) => r.status === 200), 3000);
+      assert.equal(w.platform.status()[0]!.needsReauth, false);
+      assert.equal(w.logs.lines.filter((l) => l.level === 'error').length, 0, w.logs.text('error'));
+    } finally {
+      emu.refreshGraceMs = 60_000;
+    }
+  });
+
   it('a refused refresh token: that user\'s cars show a fault and get no request over hours; the other user polls on; Connect again restores them', async () => {
     const a = owner(['Model 3', 'Model Y']);
     const b = owner(['Cybertruck']);
