@@ -38,6 +38,9 @@ export interface HapFigures {
   lockEventMs: number[];
   rssWithFleetKb: number;
   rssUnconfiguredKb: number;
+  /** After a full GC inside Homebridge. */
+  gcWithFleet: { heapKb: number; rssKb: number };
+  gcUnconfigured: { heapKb: number; rssKb: number };
   vehiclesConnected: number;
 }
 
@@ -106,8 +109,15 @@ module.exports = (api) => { api.registerPlatform(PLUGIN, PLATFORM, BenchConstant
 // Homebridge 1.11 keeps only the last -P it is given, and a -P folder loads every homebridge-* plugin in
 // it. This launcher appends -P <our folder> to the arguments HomebridgeProcess passes, so the helper
 // runs unchanged with both plugins.
+// RSS alone moved by ~10 MiB between runs (it follows GC timing). On SIGUSR2 the launcher runs a full
+// GC (node started with --expose-gc) and writes process.memoryUsage() next to the storage, so the bench
+// compares live heap and RSS after collection, not whatever garbage happened to be around.
 const LAUNCHER = `'use strict';
 process.argv.push('-P', process.env.HBSC_BENCH_PLUGIN_DIR);
+process.on('SIGUSR2', () => {
+  for (let i = 0; i < 3; i++) global.gc();
+  require('node:fs').writeFileSync(process.env.HBSC_BENCH_MEMORY_FILE + '.' + process.pid, JSON.stringify(process.memoryUsage()));
+});
 require(process.env.HBSC_BENCH_HOMEBRIDGE_BIN);
 `;
 
@@ -132,7 +142,10 @@ async function preparePlugins(base: HomebridgeLeg): Promise<PluginFolder> {
   return {
     dir: root,
     leg: { name: base.name, node: base.node, bin: launcher },
-    env: { HBSC_BENCH_PLUGIN_DIR: plugins, HBSC_BENCH_HOMEBRIDGE_BIN: base.bin },
+    env: {
+      HBSC_BENCH_PLUGIN_DIR: plugins, HBSC_BENCH_HOMEBRIDGE_BIN: base.bin, HBSC_BENCH_MEMORY_FILE: join(root, 'memory'),
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, '--expose-gc'].filter(Boolean).join(' '),
+    },
   };
 }
 
@@ -153,6 +166,25 @@ async function sampleRss(pid: number | undefined, samples = 5): Promise<number> 
     await sleep(1_000);
   }
   return median(kb);
+}
+
+/** Heap used and RSS right after a full GC inside Homebridge (see LAUNCHER), in kB. */
+async function afterGc(plugins: PluginFolder, pid: number | undefined): Promise<{ heapKb: number; rssKb: number }> {
+  if (pid === undefined) {
+    throw new Error('bench: Homebridge has no pid');
+  }
+  const file = `${plugins.env.HBSC_BENCH_MEMORY_FILE}.${pid}`;
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    await sleep(100);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      await rm(file);
+      const m = JSON.parse(text) as { heapUsed: number; rss: number };
+      return { heapKb: m.heapUsed / 1024, rssKb: m.rss / 1024 };
+    }
+  }
+  throw new Error('bench: Homebridge did not report its memory after SIGUSR2');
 }
 
 interface Rig { emu: SmartcarEmulator; hb: HomebridgeProcess; setupUrl: string; username: string }
@@ -267,11 +299,12 @@ async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, '
 }
 
 /** RSS of Homebridge with FLEET_SIZE vehicles connected, after a settle and refreshes, vs unconfigured. */
-async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithFleetKb' | 'rssUnconfiguredKb' | 'vehiclesConnected'>> {
+async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithFleetKb' | 'rssUnconfiguredKb' | 'gcWithFleet' | 'gcUnconfigured' | 'vehiclesConnected'>> {
   const email = 'ten@example.com';
   const rig = await startRig(plugins, false, { autoApprove: { email } });
   let hap: HapController | undefined;
   let rssWithFleetKb: number;
+  let gcWithFleet: HapFigures['gcWithFleet'];
   let vehiclesConnected: number;
   try {
     const user = rig.emu.addUser({ email, password: 'password' });
@@ -304,20 +337,23 @@ async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithF
     }
     await sleep(5_000);
     rssWithFleetKb = await sampleRss(rig.hb.pid);
+    gcWithFleet = await afterGc(plugins, rig.hb.pid);
   } finally {
     await stopRig(rig, hap);
   }
 
   const bare = await startRig(plugins, false, {}, false);
   let rssUnconfiguredKb: number;
+  let gcUnconfigured: HapFigures['gcUnconfigured'];
   try {
     // The same settle as above, measured from start: the unconfigured Homebridge has nothing to refresh.
     await sleep(10_000);
     rssUnconfiguredKb = await sampleRss(bare.hb.pid);
+    gcUnconfigured = await afterGc(plugins, bare.hb.pid);
   } finally {
     await stopRig(bare);
   }
-  return { rssWithFleetKb, rssUnconfiguredKb, vehiclesConnected };
+  return { rssWithFleetKb, rssUnconfiguredKb, gcWithFleet, gcUnconfigured, vehiclesConnected };
 }
 
 export async function measureHap(): Promise<HapFigures> {
@@ -332,6 +368,8 @@ export async function measureHap(): Promise<HapFigures> {
   }
 }
 
+const mib = (kb: number): string => (kb / 1024).toFixed(1);
+
 export function printHap(f: HapFigures): void {
   const ms = (n: number): string => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
@@ -345,6 +383,9 @@ export function printHap(f: HapFigures): void {
     [`Homebridge RSS, ${f.vehiclesConnected} vehicles connected`, `${(f.rssWithFleetKb / 1024).toFixed(1)} MiB`, '-', '-'],
     ['Homebridge RSS, platform not configured', `${(f.rssUnconfiguredKb / 1024).toFixed(1)} MiB`, '-', '-'],
     [`RSS cost of the plugin with ${f.vehiclesConnected} vehicles`, `${((f.rssWithFleetKb - f.rssUnconfiguredKb) / 1024).toFixed(1)} MiB`, '-', '-'],
+    [`After a full GC: V8 heap used, ${f.vehiclesConnected} vehicles / not configured`, `${mib(f.gcWithFleet.heapKb)} / ${mib(f.gcUnconfigured.heapKb)} MiB`, '-', '-'],
+    [`After a full GC: RSS, ${f.vehiclesConnected} vehicles / not configured`, `${mib(f.gcWithFleet.rssKb)} / ${mib(f.gcUnconfigured.rssKb)} MiB`, '-', '-'],
+    [`Heap cost of the plugin with ${f.vehiclesConnected} vehicles (after GC)`, `${mib(f.gcWithFleet.heapKb - f.gcUnconfigured.heapKb)} MiB`, '-', '-'],
   ];
   console.log(`\nHAP on ${f.leg} (real Homebridge, paired controller, emulator as Smartcar; ${READS} interleaved reads each)`);
   const w = Math.max(...rows.map((r) => r[0].length));
