@@ -169,7 +169,9 @@ export async function simulateMonth(label: string, config: Record<string, unknow
     if (process.env.BENCH_TRACE) {
       console.log(world.logs.lines.filter((l) => l.level === 'debug' && /next refresh/.test(l.message)).slice(-60).map((l) => l.message).join('\n'));
     }
-    const billed = emu.billedCount(carId);
+    // From March's request log, not emu.billedCount(): the emulator's clock keeps running in real time
+    // and may already stand in April here, which would make the month's count 0.
+    const billed = emu.requests.filter((r) => r.vehicleId === carId).reduce((sum, r) => sum + r.billed, 0);
     // March reads are full batches of 3 paths (the vehicle's attributes come from the cache).
     const reads = Math.round(billed / 3);
     return {
