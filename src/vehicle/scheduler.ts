@@ -244,6 +244,9 @@ export class RefreshScheduler {
         e.failures++;
         if (reason === 'poll') {
           e.due = this.spread(now + this.backoff(e), id);
+        } else if (e.due !== undefined) {
+          // A failed confirming read leaves HomeKit unsure of the lock: retry soon, not at the next plan.
+          e.due = Math.min(e.due, this.spread(now + this.backoff(e), id));
         }
         break;
       case 'stop':

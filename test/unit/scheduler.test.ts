@@ -124,6 +124,19 @@ describe('RefreshScheduler', () => {
     assert.equal(scheduler.nextAt('a'), poll);
   });
 
+  it('a confirming read that fails is retried soon by a poll, not left until the next plan', async () => {
+    const reasons: RefreshReason[] = [];
+    const { scheduler, abort } = make((_id, reason) => {
+      reasons.push(reason);
+      return Promise.resolve(reason === 'confirm' ? { kind: 'transient' } : { kind: 'ok' });
+    });
+    scheduler.upsert('a', 60_000, Date.now());
+    scheduler.confirm('a');
+    await sleep(120);
+    abort.abort();
+    assert.deepEqual(reasons, ['confirm', 'poll'], 'the failed confirm brought the poll forward (backoff 30 ms)');
+  });
+
   it('abort stops everything and leaves no timer behind', async () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
