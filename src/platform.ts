@@ -12,7 +12,7 @@ import {
 } from './settings.js';
 import { SmartcarClient } from './smartcar/client.js';
 import { mapSmartcarError, TransientError, type SmartcarProblem } from './smartcar/errors.js';
-import type { VehicleBackend, VehicleInfo } from './smartcar/types.js';
+import type { Signal, VehicleBackend, VehicleInfo } from './smartcar/types.js';
 import { TokenManager } from './tokens/manager.js';
 import { TokenFileStore } from './tokens/store.js';
 import { describeForOwner, nextStep, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
@@ -51,6 +51,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   private readonly plans = new Map<string, PolicyPlan>();
   /** Users whose vehicle list is asked for at their first refresh (restarted with a fresh cache). */
   private readonly discoveryDue = new Set<string>();
+  /** Vehicles whose next read reads everything, whatever the plan (the owner pressed Refresh now). */
+  private readonly fullNext = new Set<string>();
   private readonly now = clock.now;
   private client!: VehicleBackend;
   private tokens!: TokenManager;
@@ -321,6 +323,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const plan = planNext({
       now,
       readsLeft: Math.floor(v.budget.left('poll') / Math.max(1, v.signals.length)),
+      requestsLeft: v.budget.left('poll'),
+      fullCost: v.signals.length,
+      focusCost: this.focusSignals(v).length,
       monthEnd: v.budget.resetsAt(),
       history: v.context.history ?? { events: [] },
       snapshot: s === undefined ? undefined : {
@@ -336,6 +341,29 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       this.log.debug(`${v.name}: next refresh in ${Math.round(plan.delayMs / MINUTE_MS)} min: ${plan.why}`);
     }
     return plan.delayMs;
+  }
+
+  /** What one refresh reads: the lock after a command, the charge signals when the plan says so, else all. */
+  private signalsFor(v: VehicleAccessory, reason: RefreshReason): Signal[] {
+    if (reason === 'confirm') {
+      return v.signals.filter((s) => s === 'lock');
+    }
+    const full = this.fullNext.delete(v.id);
+    const focused = this.plans.get(v.id)?.focus === true && !full ? this.focusSignals(v) : [];
+    return focused.length > 0 ? focused : v.signals;
+  }
+
+  /**
+   * A charge-only read: the plug and charge state, plus the level while charging (it is what moves).
+   * It costs one or two requests instead of every signal, so the policy can look more often where the
+   * owner's automations are (plugged in at night, charging done). Empty when the car has no charge signal.
+   */
+  private focusSignals(v: VehicleAccessory): Signal[] {
+    if (!v.signals.includes('charge')) {
+      return [];
+    }
+    const charging = v.context.snapshot?.chargeState === 'CHARGING';
+    return v.signals.filter((s) => s === 'charge' || (charging && s === 'battery'));
   }
 
   private staleAfterMs(v: VehicleAccessory): number {
@@ -371,7 +399,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (!v) {
       return { kind: 'stop' };
     }
-    const signals = reason === 'confirm' ? v.signals.filter((s) => s === 'lock') : v.signals;
+    const signals = this.signalsFor(v, reason);
     if (signals.length === 0) {
       return { kind: 'ok' };
     }
@@ -395,6 +423,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       v.applyRead(result, now, epoch);
       if (v.context.snapshot) {
         v.context.history = observe(v.context.history, before, v.context.snapshot, now);
+      }
+      if (signals.length === v.signals.length) {
+        v.context.history = { ...(v.context.history ?? { events: [] }), lastFullReadAt: now };
       }
       if (!v.budget.canSpend(v.signals.length, 'poll')) {
         this.budgetExhausted(v);
@@ -475,6 +506,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     }
     v.countRequests(1);
     v.context.history = { ...(v.context.history ?? { events: [] }), lastCommandAt: this.now() };
+    this.fullNext.add(v.id); // the next poll reads the lock too, whatever was planned before the command
     try {
       await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
     } catch (err) {
@@ -605,13 +637,19 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
         skipped.push('budget');
         continue;
       }
+      if (this.tokens.reauthorizeReason(v.userId) !== undefined) {
+        // Nothing can be read until the owner connects again; saying "requested" would be a lie.
+        skipped.push('reconnect');
+        continue;
+      }
       if (!this.scheduler.has(v.id)) {
         this.schedule(v);
       }
+      this.fullNext.add(v.id);
       this.scheduler.refreshNow(v.id);
       queued = true;
     }
-    return Promise.resolve(queued ? 'queued' : skipped.includes('budget') ? 'budget' : skipped.length > 0 ? 'recent' : 'queued');
+    return Promise.resolve(queued ? 'queued' : skipped.includes('reconnect') ? 'reconnect' : skipped.includes('budget') ? 'budget' : skipped.length > 0 ? 'recent' : 'queued');
   }
 }
 

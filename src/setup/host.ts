@@ -40,7 +40,7 @@ export interface ConnectedVehicle {
   name: string;
 }
 
-export type RefreshNowAnswer = 'queued' | 'recent' | 'budget';
+export type RefreshNowAnswer = 'queued' | 'recent' | 'budget' | 'reconnect';
 
 export interface SetupHost {
   /** The Smartcar Connect URL for this state (built by the SDK's AuthClient.getAuthUrl). */
@@ -52,7 +52,8 @@ export interface SetupHost {
   disconnect(vehicleId: string): Promise<void>;
   /**
    * Ask for a refresh as soon as the budget allows; undefined vehicleId means every vehicle. Answers
-   * 'recent' when every asked vehicle was read under a minute ago, 'budget' when its budget is spent.
+   * 'recent' when every asked vehicle was read under a minute ago, 'budget' when its budget is spent,
+   * 'reconnect' when Smartcar needs the owner to connect again first.
    */
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void>;
 }

@@ -228,7 +228,7 @@ export function createApp(options: RouteOptions): express.Express {
       }));
       return;
     }
-    res.redirect(303, answer === 'recent' || answer === 'budget' ? `/?refreshed=${answer}` : '/?refreshed=1');
+    res.redirect(303, answer === 'recent' || answer === 'budget' || answer === 'reconnect' ? `/?refreshed=${answer}` : '/?refreshed=1');
   }
 
   function requireCsrf(req: Request, res: Response, next: NextFunction): void {
@@ -317,6 +317,9 @@ function bannerFor(params: URLSearchParams): Banner | undefined {
   }
   if (params.get('refreshed') === 'recent') {
     return { kind: 'warn', text: 'Not refreshed: the data was read less than a minute ago. Try again in a minute.' };
+  }
+  if (params.get('refreshed') === 'reconnect') {
+    return { kind: 'warn', text: 'Not refreshed: Smartcar needs this vehicle to be connected again first. Use "Connect again" below.' };
   }
   if (params.get('refreshed') === 'budget') {
     return { kind: 'warn', text: "Not refreshed: this month's request budget is used up. Refreshes resume when the month renews; lock commands still work." };

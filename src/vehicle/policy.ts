@@ -16,6 +16,8 @@ export interface RefreshHistory {
   /** Epoch ms of the last read that saw the plug or charge state change. */
   lastChangeAt?: number;
   lastCommandAt?: number;
+  /** Epoch ms of the last read of every signal (not a charge-only one). */
+  lastFullReadAt?: number;
 }
 
 export interface ChargeView {
@@ -36,11 +38,21 @@ export interface PolicyInput {
   snapshot: ChargeView | undefined;
   /** Local time of day: offset of local time from UTC in ms (habits are local). */
   utcOffsetMs?: number;
+  /**
+   * Billed requests of a full read (every signal) and of a charge-only read (the plug and charge state,
+   * plus the level while charging). Without a cheaper charge-only read every read is full.
+   */
+  fullCost?: number;
+  focusCost?: number;
+  /** Poll requests left this month (defaults to readsLeft × fullCost). */
+  requestsLeft?: number;
 }
 
 export interface PolicyPlan {
   delayMs: number;
   why: string;
+  /** Read only the charge signals this time (a full read is not due yet). */
+  focus: boolean;
 }
 
 export const POLICY = {
@@ -69,6 +81,11 @@ export const POLICY = {
   /** A habit read that found no change yet: look again once, an hour later (the change is late, not skipped). */
   habitRetryMs: 60 * MINUTE_MS,
   habitRetryWindowMs: 60 * MINUTE_MS,
+  /**
+   * With charge-only reads: a full read (lock, level) every fullSpread even intervals; the requests
+   * this saves buy charge-only reads in between, where the plug and charge changes are.
+   */
+  fullSpread: 2,
 };
 
 /** Records what changed between two reads: at the car's data time when it falls between them, else halfway. */
@@ -183,20 +200,37 @@ export function planNext(input: PolicyInput): PolicyPlan {
   const offset = input.utcOffsetMs ?? 0;
   const untilMonthEnd = Math.max(0, monthEnd - now);
   if (readsLeft < 1) {
-    return { delayMs: untilMonthEnd + MINUTE_MS, why: `request budget used up: next read when the month renews (${new Date(monthEnd).toISOString().slice(0, 10)})` };
+    return { delayMs: untilMonthEnd + MINUTE_MS, why: `request budget used up: next read when the month renews (${new Date(monthEnd).toISOString().slice(0, 10)})`, focus: false };
   }
   const even = Math.max(POLICY.minMs, untilMonthEnd / readsLeft);
-  let delayMs = even;
-  let why = `${readsLeft} reads left for ${human(untilMonthEnd)}: every ${human(even)}`;
+  const fullCost = input.fullCost ?? 1;
+  const focusCost = input.focusCost ?? 0;
+  // Charge-only reads pay when they are cheaper than a full one and a full read has been made to start from.
+  const focusing = focusCost > 0 && focusCost < fullCost && history.lastFullReadAt !== undefined;
+  let regular = even;
+  let fullEvery = even;
+  if (focusing) {
+    // Over one full-read period: one full read, and the requests left over as charge-only reads.
+    fullEvery = even * POLICY.fullSpread;
+    const pace = untilMonthEnd / Math.max(1, input.requestsLeft ?? readsLeft * fullCost);
+    const focusReads = Math.max(0, (fullEvery / pace - fullCost) / focusCost);
+    regular = Math.max(POLICY.minMs, fullEvery / (1 + focusReads));
+  }
+  let delayMs = regular;
+  let why = `${readsLeft} reads left for ${human(untilMonthEnd)}: every ${human(regular)}`;
+  let idle = false;
+  let afterCommand = false;
 
   if (snapshot?.chargeState === 'CHARGING') {
     delayMs = even * POLICY.chargingFactor;
     why = `charging: every ${human(delayMs)} to catch completion (${readsLeft} reads left)`;
   } else if (history.lastCommandAt !== undefined && now - history.lastCommandAt < POLICY.afterCommandWindowMs) {
-    delayMs = Math.min(even, POLICY.afterCommandMs);
+    delayMs = Math.min(regular, POLICY.afterCommandMs);
     why = `a command ${human(now - history.lastCommandAt)} ago: look again in ${human(delayMs)}`;
+    afterCommand = true;
   } else if (history.lastChangeAt !== undefined && now - history.lastChangeAt > POLICY.idleAfterMs) {
-    delayMs = even * POLICY.idleFactor;
+    idle = true;
+    delayMs = regular * POLICY.idleFactor;
     why = `parked, unchanged for ${human(now - history.lastChangeAt)}: every ${human(delayMs)} (${readsLeft} reads left)`;
   }
 
@@ -211,7 +245,20 @@ export function planNext(input: PolicyInput): PolicyPlan {
     delayMs = POLICY.habitRetryMs;
     why = `usually ${late.kind} by ${hhmm(late.at - POLICY.habitMarginMs, offset)} (${late.support}× lately), not yet: look again in ${human(delayMs)}`;
   }
+
+  let focus = false;
+  if (focusing) {
+    const fullDue = history.lastFullReadAt! + fullEvery * (idle ? POLICY.idleFactor : 1);
+    if (afterCommand || fullDue - now <= delayMs) {
+      // The lock and the level are read at least every fullEvery (and right after a command).
+      delayMs = Math.min(delayMs, Math.max(0, fullDue - now));
+      why = afterCommand ? why : `${why}; lock and level due`;
+    } else {
+      focus = true;
+      why = `${why} (charge signals only; lock and level at ${hhmm(fullDue, offset)})`;
+    }
+  }
   // Spending a read sooner than the floor would trip OEM throttles (Smartcar: ≥ 30 min between polls).
   delayMs = Math.max(POLICY.minMs, Math.round(delayMs));
-  return { delayMs, why };
+  return { delayMs, why, focus };
 }

@@ -248,7 +248,7 @@ describe('bounded calls and late answers', () => {
     emu.resetLog();
     for (let round = 0; round < 2; round++) {
       await w.platform.refreshNow();
-      await w.platform.refreshNow(a.ids[0]);
+      assert.equal(await w.platform.refreshNow(a.ids[0]), 'reconnect', 'the setup page is told to ask for Connect again');
       await time.runUntil(emu.clock.now() + 30 * MIN + 5000); // B: the pressed refresh, then its planned one
     }
     const forA = emu.requests.filter((r) => a.ids.includes(r.vehicleId ?? '') || r.userId === a.userId || r.path === '/oauth/token');

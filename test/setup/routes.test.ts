@@ -23,6 +23,7 @@ describe('setup page routes', () => {
     s.host.disconnectCalls = [];
     s.host.nextConnect = { userId: 'user-1', vehicles: [{ id: 'v-1', name: 'Model 3' }, { id: 'v-2', name: 'Golf' }] };
     s.host.failRefresh = undefined;
+    s.host.refreshAnswer = undefined;
     s.lines.length = 0;
     s.clock.now = Date.now();
   });
@@ -316,6 +317,19 @@ describe('setup page routes', () => {
       assert.equal((await post(s.base, '/refresh', { csrf })).status, 303);
       assert.deepEqual(s.host.refreshCalls, ['v-1', undefined]);
     });
+
+    for (const [answer, says] of [
+      ['recent', /Not refreshed: the data was read less than a minute ago/],
+      ['budget', /Not refreshed: this month&#39;s request budget is used up|Not refreshed: this month's request budget is used up/],
+      ['reconnect', /Not refreshed: Smartcar needs this vehicle to be connected again first/],
+    ] as const) {
+      it(`a refresh the host did not send (${answer}) says why on the status page`, async () => {
+        s.host.refreshAnswer = answer;
+        const res = await post(s.base, '/vehicles/v-1/refresh', { csrf: await csrfToken(s.base) });
+        assert.equal(res.headers.get('location'), `/?refreshed=${answer}`);
+        assert.match(await (await get(s.base, `/?refreshed=${answer}`)).text(), says);
+      });
+    }
 
     it('a failed refresh is a readable page, not a crash', async () => {
       s.host.failRefresh = new Error('rate limited');

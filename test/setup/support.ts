@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 
 import type { Logging } from 'homebridge';
 
-import type { ConnectedVehicle, SetupHost, UserStatusView } from '../../src/setup/host.js';
+import type { ConnectedVehicle, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
 import { SetupServer } from '../../src/setup/server.js';
 
 export const REDIRECT_URI = 'http://localhost:8585/callback';
@@ -20,6 +20,7 @@ export class FakeHost implements SetupHost {
     vehicles: [{ id: 'v-1', name: 'Model 3' }, { id: 'v-2', name: 'Golf' }],
   };
   failRefresh: Error | undefined;
+  refreshAnswer: RefreshNowAnswer | undefined;
 
   authUrl(state: string): string {
     return `${AUTH_BASE}?response_type=code&state=${encodeURIComponent(state)}`;
@@ -42,9 +43,9 @@ export class FakeHost implements SetupHost {
     return Promise.resolve();
   }
 
-  refreshNow(vehicleId?: string): Promise<void> {
+  refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void> {
     this.refreshCalls.push(vehicleId);
-    return this.failRefresh ? Promise.reject(this.failRefresh) : Promise.resolve();
+    return this.failRefresh ? Promise.reject(this.failRefresh) : Promise.resolve(this.refreshAnswer);
   }
 }
 

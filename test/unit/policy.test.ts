@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { observe, planNext, type PolicyInput, type RefreshHistory } from '../../src/vehicle/policy.js';
+import { observe, planNext, POLICY, type PolicyInput, type RefreshHistory } from '../../src/vehicle/policy.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -29,6 +29,10 @@ describe('planNext', () => {
     { name: 'plugged in around 18:15 on only two evenings: chance, not a habit; the even spread stays', input: base({ readsLeft: 30, history: { ...evenings, events: evenings.events.slice(0, 2) } }), delay: (d) => Math.abs(d - (MONTH_END - NOW) / 30) < MIN, why: /30 reads left/ },
     { name: 'the usual-time read at 18:43 found it not plugged in yet: look again in an hour', input: base({ now: NOW + 6 * HOUR + 50 * MIN, readsLeft: 30, history: evenings, snapshot: { ...parked, fetchedAt: NOW + 6 * HOUR + 50 * MIN } }), delay: (d) => d === HOUR, why: /usually plugged by 18:38.*not yet/ },
     { name: 'away for two days: the habits at home are not chased', input: base({ readsLeft: 30, history: { ...evenings, lastChangeAt: NOW - 48 * HOUR } }), delay: (d) => d > 7 * HOUR, why: /parked/ },
+    { name: 'charge-only reads cost 1 of 3: they come about twice as often as full reads would', input: base({ fullCost: 3, focusCost: 1, requestsLeft: 300, history: { events: [], lastFullReadAt: NOW - HOUR } }), delay: (d) => d < even * 0.6 && d > POLICY.minMs, why: /every .*\(charge signals only; lock and level at/ },
+    { name: 'the lock and level are read at least every two even intervals', input: base({ fullCost: 3, focusCost: 1, requestsLeft: 300, history: { events: [], lastFullReadAt: NOW - 2 * even + 10 * MIN } }), delay: (d) => Math.abs(d - 10 * MIN) < MIN || d === POLICY.minMs, why: /lock and level due$/ },
+    { name: 'no full read made yet (or no cheaper read possible): a full read at the even spread', input: base({ fullCost: 3, focusCost: 0, requestsLeft: 300, history: { events: [], lastFullReadAt: NOW - HOUR } }), delay: (d) => Math.abs(d - even) < MIN, why: /^100 reads left[^(]*$/ },
+    { name: 'a command 10 min ago: the next look reads the lock too', input: base({ fullCost: 3, focusCost: 1, requestsLeft: 300, history: { events: [], lastCommandAt: NOW - 10 * MIN, lastFullReadAt: NOW - HOUR } }), delay: (d) => d === 30 * MIN, why: /^a command [^(]*$/ },
     { name: 'budget spent: nothing until the month renews', input: base({ readsLeft: 0 }), delay: (d) => d >= MONTH_END - NOW, why: /used up.*2026-04-01/ },
     { name: 'never sooner than 30 min, even with budget to burn', input: base({ readsLeft: 10_000, snapshot: { chargeState: 'CHARGING' } }), delay: (d) => d === 30 * MIN, why: /charging/ },
   ];
@@ -38,6 +42,7 @@ describe('planNext', () => {
       assert.ok(row.delay(plan.delayMs), `${plan.delayMs / MIN} min: ${plan.why}`);
       assert.match(plan.why, row.why);
       assert.ok(!plan.why.includes('\n'), 'one line');
+      assert.equal(plan.focus, /charge signals only/.test(plan.why), 'a charge-only read says so in its line');
     });
   }
 });
