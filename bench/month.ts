@@ -72,7 +72,10 @@ export function scriptedLife(seed = 7): Truth[] {
 export interface MonthResult {
   label: string;
   billed: number;
-  pollReads: number;
+  /** Reads sent in March (full or charge-only). */
+  reads: number;
+  /** How many full reads (3 paths) the same billed requests buy: what the fixed policy gets. */
+  fullReadEquivalents: number;
   refusedForBilling: number;
   plugged: Stats;
   charging: Stats;
@@ -171,13 +174,14 @@ export async function simulateMonth(label: string, config: Record<string, unknow
     }
     // From March's request log, not emu.billedCount(): the emulator's clock keeps running in real time
     // and may already stand in April here, which would make the month's count 0.
-    const billed = emu.requests.filter((r) => r.vehicleId === carId).reduce((sum, r) => sum + r.billed, 0);
-    // March reads are full batches of 3 paths (the vehicle's attributes come from the cache).
-    const reads = Math.round(billed / 3);
+    const mine = emu.requests.filter((r) => r.vehicleId === carId && r.billed > 0);
+    const billed = mine.reduce((sum, r) => sum + r.billed, 0);
     return {
       label,
       billed,
-      pollReads: reads,
+      reads: mine.length,
+      // A full read of this BEV is 3 paths (the vehicle's attributes come from the cache).
+      fullReadEquivalents: Math.round(billed / 3),
       refusedForBilling: emu.requests.filter((r) => r.status === 430).length,
       plugged: stats(plugLat),
       charging: stats(chargeLat),

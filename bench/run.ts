@@ -10,7 +10,7 @@ const MONTH_MIN = 31 * 24 * 60;
 
 function row(r: MonthResult): string {
   const f = (n: number): string => n.toFixed(0).padStart(6);
-  return `${r.label.padEnd(28)} ${String(r.billed).padStart(6)} ${String(r.pollReads).padStart(6)} ${f(r.plugged.mean)} ${f(r.plugged.p95)} ${f(r.charging.mean)} ${f(r.charging.p95)}   ${r.refusedForBilling}`;
+  return `${r.label.padEnd(28)} ${String(r.billed).padStart(6)} ${String(r.reads).padStart(6)} ${f(r.plugged.mean)} ${f(r.plugged.p95)} ${f(r.charging.mean)} ${f(r.charging.p95)}   ${r.refusedForBilling}`;
 }
 
 /**
@@ -25,7 +25,7 @@ async function robustness(): Promise<void> {
   const ratios: { plug: number; chg: number }[] = [];
   for (const seed of seeds) {
     const ours = await simulateMonth('ours', {}, BUDGET, seed);
-    const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.pollReads)));
+    const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.fullReadEquivalents)));
     const fixed = await simulateMonth('fixed', { refreshIntervalMinutes: fixedMinutes }, BUDGET, seed);
     const pair = (a: number, b: number): string => `${a.toFixed(0).padStart(4)} / ${b.toFixed(0).padEnd(4)} ${`${Math.round((100 * a) / b)} %`.padStart(5)}`;
     console.log(`${String(seed).padStart(4)}  ${String(ours.billed).padStart(6)}  ${pair(ours.plugged.mean, fixed.plugged.mean)}  ${pair(ours.plugged.p95, fixed.plugged.p95)}  ${pair(ours.charging.mean, fixed.charging.mean)}  ${pair(ours.charging.p95, fixed.charging.p95)}`);
@@ -38,10 +38,10 @@ async function robustness(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  console.log(`Simulated month (March 2026, after a February warm-up), budget ${BUDGET} requests/vehicle/month, BEV reading 3 paths`);
+  console.log(`Simulated month (March 2026, after a February warm-up), budget ${BUDGET} requests/vehicle/month, BEV: a full read is 3 paths, a charge-only read 1 (2 while charging)`);
   const ours = await simulateMonth('adaptive policy (ours)', {}, BUDGET);
-  // Same spend: the fixed interval that makes as many reads in the month as our policy did.
-  const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.pollReads)));
+  // Same spend: the fixed interval whose full reads cost as many requests as our policy spent.
+  const fixedMinutes = Math.max(30, Math.round(MONTH_MIN / Math.max(1, ours.fullReadEquivalents)));
   const fixed = await simulateMonth(`fixed every ${fixedMinutes} min`, { refreshIntervalMinutes: fixedMinutes }, BUDGET);
   console.log('policy                       billed  reads  plug-mean plug-p95 chg-mean chg-p95 (min)  430s');
   console.log(row(ours));
