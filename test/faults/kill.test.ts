@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, PROJECT_DIR } from '../helpers/homebridge-process.js';
 import { freePort } from '../browser/support.js';
+import { captureOutput } from '../helpers/suite-capture.js';
 import { connectViaSetupPage, sleep } from './support.js';
 
 const CLIENT_ID = 'kill-client';
@@ -61,8 +62,15 @@ describe(`tokens survive SIGKILL during refreshes (${leg.name})`, () => {
     const child = spawn(leg.node, [leg.bin, '-U', storage, '-P', PROJECT_DIR, '--strict-plugin-resolution', '-I', '-D', '-Q', '-T'], {
       env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (c: Buffer) => { output += c.toString('utf8'); });
-    child.stderr?.on('data', (c: Buffer) => { output += c.toString('utf8'); });
+    // Also into the whole-suite secrets check (HomebridgeProcess does this for the started ones).
+    const suite = captureOutput(`homebridge-bare-${child.pid ?? 'unspawned'}`);
+    const take = (c: Buffer): void => {
+      const text = c.toString('utf8');
+      output += text;
+      suite(text);
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
     return child;
   }
 

@@ -48,7 +48,7 @@ describe('fault matrix through the platform', () => {
     await world.platform.refreshNow(bevId);
     // Calm = that read answered and nothing is failing...
     await waitFor('a calm car (no fault, read done)', () => emu.requests.slice(reqFrom).some((r) => r.path.endsWith('/batch') && r.status === 200)
-      && lock(Characteristic.StatusFault) === 0, 8000);
+      && lock(Characteristic.StatusFault) === 0, 15_000);
     // ...and stays quiet: no confirming read or retry still on its way.
     for (let quiet = emu.requests.length; ; quiet = emu.requests.length) {
       await sleep(250);
@@ -80,7 +80,7 @@ describe('fault matrix through the platform', () => {
     assert.deepEqual(during.map((r) => r.path), [], `no request for that user while it waits for the owner: ${JSON.stringify(during)}\n${world.logs.lines.slice(-8).map((l) => l.message).join('\n')}`);
     await reconnect();
     await world.platform.refreshNow(bevId); // a command's failure is settled by the next read
-    await waitFor('the fault to clear after Connect', () => lock(Characteristic.StatusFault) === 0, 8000);
+    await waitFor('the fault to clear after Connect', () => lock(Characteristic.StatusFault) === 0, 15_000);
     return 'fault; polling stopped; Connect again restored it';
   }
 
@@ -120,7 +120,7 @@ describe('fault matrix through the platform', () => {
           assert.deepEqual(problemLines(from), [], 'nothing for the owner to do, nothing logged');
           outcome = 'token refreshed, read retried at once; no fault';
         } else {
-          await waitFor('the fault flag', () => lock(Characteristic.StatusFault) === 1, 12_000);
+          await waitFor('the fault flag', () => lock(Characteristic.StatusFault) === 1, 20_000);
           assert.equal(pushed(car, Service.Battery, Characteristic.StatusFault), 1, 'every service of the car shows it');
           assert.equal(lock(Characteristic.LockCurrentState), UNSECURED, 'the last known value stays, flagged');
           const lines = problemLines(from);
@@ -131,7 +131,7 @@ describe('fault matrix through the platform', () => {
             outcome = await expectStoppedThenReconnect();
           } else {
             assert.equal(needsReauth(), false);
-            await waitFor('recovery without help', () => lock(Characteristic.StatusFault) === 0, 8000);
+            await waitFor('recovery without help', () => lock(Characteristic.StatusFault) === 0, 15_000);
             assert.equal(problemLines(from).length, 1, 'recovery adds no warning');
             outcome = 'fault flag, last value kept; recovered by itself';
           }
@@ -157,7 +157,7 @@ describe('fault matrix through the platform', () => {
           assert.deepEqual(problemLines(from), []);
           outcome = 'token refreshed, command retried: locked';
         } else {
-          await waitFor('the target reverted and flagged', () => lock(Characteristic.LockTargetState) === UNSECURED && lock(Characteristic.StatusFault) === 1, 12_000).catch((e: unknown) => { throw new Error(`${String(e)}: target ${String(lock(Characteristic.LockTargetState))} fault ${String(lock(Characteristic.StatusFault))}\n${world.logs.text()}`); });
+          await waitFor('the target reverted and flagged', () => lock(Characteristic.LockTargetState) === UNSECURED && lock(Characteristic.StatusFault) === 1, 20_000).catch((e: unknown) => { throw new Error(`${String(e)}: target ${String(lock(Characteristic.LockTargetState))} fault ${String(lock(Characteristic.StatusFault))}\n${world.logs.text()}`); });
           assert.equal(lock(Characteristic.LockCurrentState), UNSECURED, 'current state not claimed locked');
           const lines = problemLines(from);
           assert.equal(lines.length, 1, `one line for the owner:\n${world.logs.text()}`);
@@ -169,7 +169,7 @@ describe('fault matrix through the platform', () => {
             // One refresh later HomeKit shows the truth (a timed-out command may have locked it after all).
             await world.platform.refreshNow(bevId);
             const truth = (): number => (emu.vehicle(bevId).locked ? SECURED : UNSECURED);
-            await waitFor('the next refresh settles it', () => lock(Characteristic.StatusFault) === 0 && lock(Characteristic.LockCurrentState) === truth(), 8000);
+            await waitFor('the next refresh settles it', () => lock(Characteristic.StatusFault) === 0 && lock(Characteristic.LockCurrentState) === truth(), 15_000);
             outcome = `target reverted + fault; next refresh shows ${truth() === SECURED ? 'locked (car did it late)' : 'unlocked'}`;
           }
         }
@@ -207,7 +207,7 @@ describe('fault matrix through the platform', () => {
         emu.inject({ target: 'token', grant: 'refresh_token' }, row.fault);
         emu.expireAccessTokens(userId);
         await world.platform.refreshNow(bevId);
-        await waitFor('the fault flag', () => lock(Characteristic.StatusFault) === 1, 12_000);
+        await waitFor('the fault flag', () => lock(Characteristic.StatusFault) === 1, 20_000);
         const lines = problemLines(from);
         assert.equal(lines.length, 1, `one line for the owner:\n${world.logs.text()}`);
         assert.match(lines[0]!.message, row.cause);
@@ -220,7 +220,7 @@ describe('fault matrix through the platform', () => {
           outcome = await expectStoppedThenReconnect();
         } else {
           assert.equal(needsReauth(), false);
-          await waitFor('recovery without help', () => lock(Characteristic.StatusFault) === 0, 10_000);
+          await waitFor('recovery without help', () => lock(Characteristic.StatusFault) === 0, 15_000);
           assert.equal(problemLines(from).length, 1, 'recovery adds no warning');
           outcome = 'fault flag; recovered by itself (old token still valid)';
         }

@@ -14,6 +14,7 @@ import type { API, Characteristic, PlatformAccessory, PlatformConfig, Service, W
 import plugin from '../../src/index.js';
 import type { SmartcarPlatform } from '../../src/platform.js';
 import { captureLog, type CapturedLog } from './log.js';
+import { recordTokenFiles } from './suite-capture.js';
 
 type PlatformAccessoryStatic = API['platformAccessory'] & {
   serialize(a: PlatformAccessory): unknown;
@@ -119,6 +120,8 @@ export async function startPlatform(config: Record<string, unknown>, options: { 
       api.emit('shutdown');
       // Let the platform's shutdown (abort + setup server stop) settle.
       await new Promise((r) => setTimeout(r, 20));
+      // For the whole-suite check: the token files' modes as the plugin left them.
+      recordTokenFiles(api.user.storagePath());
     },
   };
 }
