@@ -173,6 +173,17 @@ export async function write(a: PlatformAccessory, sType: WithUUID<typeof Service
   }
 }
 
+/** Every value HomeKit is told from now on (changes only, as a controller would see them). */
+export function told(a: PlatformAccessory, sType: WithUUID<typeof Service>, cType: WithUUID<typeof Characteristic>): unknown[] {
+  const values: unknown[] = [];
+  characteristic(a, sType, cType).on('change', (c: { oldValue: unknown; newValue: unknown }) => {
+    if (c.oldValue !== c.newValue) {
+      values.push(c.newValue);
+    }
+  });
+  return values;
+}
+
 /** The value last pushed (or set) on the characteristic, what HomeKit was told. */
 export function pushed(a: PlatformAccessory, sType: WithUUID<typeof Service>, cType: WithUUID<typeof Characteristic>): unknown {
   return characteristic(a, sType, cType).value;

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import type { Characteristic, PlatformAccessory, Service, WithUUID } from 'homebridge';
+import type { PlatformAccessory } from 'homebridge';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { connectViaSetupPage, crashRecorder, sleep } from '../faults/support.js';
-import { accessoryNamed, characteristic, hap, pushed, tempStorage, waitFor, write } from '../helpers/homebridge-api.js';
+import { accessoryNamed, hap, pushed, told, tempStorage, waitFor, write } from '../helpers/homebridge-api.js';
 import { seedTokens, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
@@ -24,17 +24,6 @@ const SECURED = C.LockTargetState.SECURED;
 const UNSECURED = C.LockTargetState.UNSECURED;
 
 type World = Awaited<ReturnType<typeof startWithTokens>>;
-
-/** Every value HomeKit is told from now on (changes only, as a controller would see them). */
-function told(a: PlatformAccessory, sType: WithUUID<typeof Service>, cType: WithUUID<typeof Characteristic>): unknown[] {
-  const values: unknown[] = [];
-  characteristic(a, sType, cType).on('change', (c: { oldValue: unknown; newValue: unknown }) => {
-    if (c.oldValue !== c.newValue) {
-      values.push(c.newValue);
-    }
-  });
-  return values;
-}
 
 const FAULT_SERVICES = [S.LockMechanism, S.Battery, S.ContactSensor];
 const faults = (car: PlatformAccessory): unknown[] => FAULT_SERVICES.map((s) => pushed(car, s, C.StatusFault));

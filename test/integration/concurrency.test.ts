@@ -6,11 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import type { Characteristic, PlatformAccessory, Service, WithUUID } from 'homebridge';
-
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { crashRecorder, sleep } from '../faults/support.js';
-import { accessoryNamed, characteristic, hap, pushed, waitFor, write } from '../helpers/homebridge-api.js';
+import { accessoryNamed, hap, pushed, told, waitFor, write } from '../helpers/homebridge-api.js';
 import { startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 
 const { Service: S, Characteristic: C } = hap;
@@ -19,17 +17,6 @@ const UNSECURED = C.LockTargetState.UNSECURED;
 const CONFIG = { refreshIntervalMinutes: 30, requestsPerVehiclePerMonth: 1_000_000 };
 
 type World = Awaited<ReturnType<typeof startWithTokens>>;
-
-/** Every value HomeKit is told from now on (changes only, as a controller would see them). */
-function told(a: PlatformAccessory, sType: WithUUID<typeof Service>, cType: WithUUID<typeof Characteristic>): unknown[] {
-  const values: unknown[] = [];
-  characteristic(a, sType, cType).on('change', (c: { oldValue: unknown; newValue: unknown }) => {
-    if (c.oldValue !== c.newValue) {
-      values.push(c.newValue);
-    }
-  });
-  return values;
-}
 
 describe('concurrency', () => {
   let emu: SmartcarEmulator;
