@@ -15,7 +15,7 @@ import type { Fault } from '../emulator/faults.js';
 import { freePort } from '../browser/support.js';
 import { characteristicId, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, randomUsername, type HomebridgeLeg } from '../helpers/homebridge-process.js';
-import { connectThroughSetupPage } from '../helpers/setup-page.js';
+import { connectThroughSetupPage, refreshNow as refreshNowOnPage } from '../helpers/setup-page.js';
 import { stderrLines, stderrTagEnv } from '../helpers/stderr-tag.js';
 import { until } from '../helpers/wait.js';
 import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../../src/settings.js';
@@ -106,19 +106,7 @@ function runLeg(leg: HomebridgeLeg): void {
   }
   const goodReads = () => emu.requests.filter((r) => r.vehicleId === carId && r.path.endsWith('/batch') && r.status === 200);
 
-  /** "Refresh now" on the setup page, as the owner presses it; says what the plugin did with it. */
-  async function refreshNow(): Promise<'queued' | 'recent' | 'budget' | 'reconnect'> {
-    const page = await (await fetch(`${setupUrl}/`)).text();
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
-    assert.ok(csrf, 'the status page carries a CSRF token');
-    const res = await fetch(`${setupUrl}/refresh`, {
-      method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }), headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    });
-    await res.arrayBuffer();
-    assert.equal(res.status, 303, 'Refresh now answers with the status page');
-    const answer = new URL(res.headers.get('location') ?? '/', setupUrl).searchParams.get('refreshed');
-    return answer === 'recent' || answer === 'budget' || answer === 'reconnect' ? answer : 'queued';
-  }
+  const refreshNow = (): ReturnType<typeof refreshNowOnPage> => refreshNowOnPage(setupUrl);
   /** A healthy car is read at most once a minute on request: press once that minute has passed. */
   async function refreshNowOnHealthyCar(): Promise<void> {
     const last = goodReads().at(-1)?.at ?? 0;

@@ -91,19 +91,4 @@ export async function connectViaSetupPage(setupUrl: string): Promise<{ status: n
   throw new Error('too many redirects');
 }
 
-/** "Refresh all now" on the setup page, as the owner presses it (CSRF token from the page). */
-export async function refreshViaSetupPage(setupUrl: string): Promise<number> {
-  const page = await (await fetch(`${setupUrl}/`)).text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
-  if (!csrf) {
-    throw new Error('the status page carries no CSRF token (is more than one vehicle connected?)');
-  }
-  const res = await fetch(`${setupUrl}/refresh`, {
-    method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

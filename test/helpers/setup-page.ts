@@ -2,6 +2,8 @@
 // itself (the browser suite proves the page; these only need its effects).
 import assert from 'node:assert/strict';
 
+import type { RefreshNowAnswer } from '../../src/setup/host.js';
+
 /**
  * Follows /connect → Smartcar Connect → callback → status page. The emulator must auto-approve.
  * `localhost` in the redirect URI is rewritten to 127.0.0.1 so no resolver is involved.
@@ -19,8 +21,8 @@ export async function connectThroughSetupPage(setupUrl: string): Promise<string>
   throw new Error('too many redirects');
 }
 
-/** "Refresh now" on the status page, as the owner presses it (a fresh CSRF token per page). */
-export async function refreshNow(setupUrl: string): Promise<void> {
+/** "Refresh now" on the status page, as the owner presses it (a fresh CSRF token per page); says what the plugin did with it. */
+export async function refreshNow(setupUrl: string): Promise<RefreshNowAnswer> {
   const page = await (await fetch(`${setupUrl}/`)).text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
   assert.ok(csrf, 'the status page carries a CSRF token');
@@ -28,5 +30,8 @@ export async function refreshNow(setupUrl: string): Promise<void> {
     method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
-  assert.ok(res.status < 400, `refresh accepted (${res.status})`);
+  await res.arrayBuffer();
+  assert.equal(res.status, 303, 'Refresh now answers with the status page');
+  const answer = new URL(res.headers.get('location') ?? '/', setupUrl).searchParams.get('refreshed');
+  return answer === 'recent' || answer === 'budget' || answer === 'reconnect' ? answer : 'queued';
 }
