@@ -1,17 +1,21 @@
-// One HomeKit accessory per vehicle: services follow the plan (permissions, powertrain, switches),
-// get handlers answer from the cached snapshot only, changes are pushed, and lock writes return at
-// once while the command settles in the background (the target reverts on failure).
-import type { API, Characteristic, CharacteristicValue, Logging, PlatformAccessory, Service, WithUUID } from 'homebridge';
+// One HomeKit accessory per vehicle, coordinated here: the cached state, read failures, the lock
+// command queue and the request budget. Each service is a file under services/ that reads this state
+// through a view; lock writes return at once while the command settles (the target reverts on failure).
+import type { API, Logging, PlatformAccessory } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
 import type { SmartcarProblem } from '../smartcar/errors.js';
 import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
-import {
-  chargingState, displayMake, HapStatus, levelPercent, lockCurrentState, LockState, LockTarget, lockTargetFor, pluggedInContact, statusLowBattery,
-} from './mappers.js';
+import { LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
 import type { RefreshHistory } from './policy.js';
+import { Bindings } from './services/binding.js';
+import { configureBattery } from './services/battery.js';
+import { configureInformation } from './services/information.js';
+import { configureLock } from './services/lock.js';
+import { configurePluggedIn } from './services/plugged-in.js';
+import type { ServiceScope, VehicleView } from './services/scope.js';
 
 /** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
 export interface VehicleContext {
@@ -47,7 +51,8 @@ export interface VehicleAccessoryDeps {
   now: () => number;
 }
 
-const SUBTYPE = { lock: 'lock', battery: 'battery', plugged: 'plugged-in' } as const;
+/** Configured, and pushed, in this order: a new service is a new file and a line here. */
+const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn];
 
 export class VehicleAccessory {
   private plan: VehiclePlan;
@@ -63,7 +68,9 @@ export class VehicleAccessory {
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
   readonly budget: RequestBudget;
-  private readonly pushed = new Map<string, CharacteristicValue>();
+  private readonly bind: Bindings;
+  /** What the service files see of this car: live reads of its state, and the one command path. */
+  private readonly view: VehicleView;
 
   constructor(readonly accessory: PlatformAccessory<VehicleContext>, private readonly deps: VehicleAccessoryDeps) {
     this.budget = new RequestBudget(
@@ -71,6 +78,21 @@ export class VehicleAccessory {
       () => deps.config.requestsPerVehiclePerMonth,
       deps.now,
     );
+    this.bind = new Bindings(deps.api.hap);
+    this.view = {
+      log: deps.log,
+      config: deps.config,
+      name: () => this.name,
+      plan: () => this.plan,
+      context: () => this.context,
+      now: () => this.deps.now(),
+      staleAfterMs: () => this.deps.staleAfterMs(this),
+      reauthorizing: () => this.reauthorize !== undefined,
+      faultFor: (signals) => this.faultFor(signals),
+      lockTarget: () => this.target,
+      lockFailed: () => this.commandFailure !== undefined,
+      requestLock: (locked) => this.requestLock(locked),
+    };
     this.plan = this.computePlan();
     this.configure();
   }
@@ -245,174 +267,30 @@ export class VehicleAccessory {
 
   // ---- services ---------------------------------------------------------------------------------
 
-  private get hap(): API['hap'] {
-    return this.deps.api.hap;
-  }
-
   private configure(): void {
-    const { Service, Characteristic } = this.hap;
-    const info = this.context.info;
-    const infoService = this.accessory.getService(Service.AccessoryInformation) ?? this.accessory.addService(Service.AccessoryInformation);
-    infoService
-      .setCharacteristic(Characteristic.Manufacturer, displayMake(info.make) || 'Smartcar')
-      .setCharacteristic(Characteristic.Model, [info.model, info.year ? String(info.year) : ''].filter(Boolean).join(' ') || 'Vehicle')
-      .setCharacteristic(Characteristic.SerialNumber, info.vin ?? info.id.slice(0, 8))
-      // Homebridge pre-sets "0"; the year is the closest thing a car has to a firmware revision here.
-      .setCharacteristic(Characteristic.FirmwareRevision, info.year ? `${info.year}.0.0` : '1.0.0');
-
-    const lockService = this.ensure(this.plan.lock !== 'none', Service.LockMechanism, SUBTYPE.lock, this.name);
-    if (lockService) {
-      this.withFault(lockService);
-      lockService.getCharacteristic(Characteristic.LockCurrentState).onGet(() => this.currentLock());
-      lockService.getCharacteristic(Characteristic.LockTargetState)
-        .onGet(() => this.targetLock())
-        .onSet((value) => this.onLockSet(value));
-      // Siri resolves "lock the Model 3" against the lock's own name: make it the primary service.
-      lockService.setPrimaryService(true);
+    this.bind.clear();
+    const scope: ServiceScope = { hap: this.deps.api.hap, accessory: this.accessory, bind: this.bind, vehicle: this.view };
+    for (const configureService of SERVICES) {
+      configureService(scope);
     }
-
-    const battery = this.ensure(this.plan.level !== undefined, Service.Battery, SUBTYPE.battery, `${this.name} Battery`);
-    if (battery) {
-      this.withFault(battery);
-      battery.getCharacteristic(Characteristic.BatteryLevel).onGet(() => this.honest(this.level()));
-      battery.getCharacteristic(Characteristic.StatusLowBattery).onGet(() => this.honest(statusLowBattery(this.level(), this.deps.config.lowBatteryPercent)));
-      if (this.plan.charging === 'unknown') {
-        // A BEV whose owner withheld read_charge: leave ChargingState out rather than guess it.
-        if (battery.testCharacteristic(Characteristic.ChargingState)) {
-          battery.removeCharacteristic(battery.getCharacteristic(Characteristic.ChargingState));
-        }
-      } else {
-        battery.getCharacteristic(Characteristic.ChargingState).onGet(() => this.honest(this.charging()));
-      }
-    }
-
-    const plugged = this.ensure(this.plan.pluggedIn, Service.ContactSensor, SUBTYPE.plugged, `${this.name} Plugged In`);
-    if (plugged) {
-      this.withFault(plugged);
-      plugged.getCharacteristic(Characteristic.ContactSensorState).onGet(() => this.honest(pluggedInContact(this.context.snapshot?.pluggedIn)));
-    }
-    this.pushed.clear();
     this.push();
   }
 
-  /** Adds (or finds) the service when wanted, removes it when not. Names: vehicle name first, for Siri. */
-  private ensure(wanted: boolean, type: WithUUID<typeof Service>, subtype: string, name: string): Service | undefined {
-    const { Characteristic } = this.hap;
-    let service = this.accessory.getServiceById(type, subtype);
-    if (!wanted) {
-      if (service) {
-        this.accessory.removeService(service);
-      }
-      return undefined;
-    }
-    service ??= this.accessory.addService(type, name, subtype);
-    service.setCharacteristic(Characteristic.Name, name);
-    if (!service.testCharacteristic(Characteristic.ConfiguredName)) {
-      service.addOptionalCharacteristic(Characteristic.ConfiguredName);
-    }
-    // ConfiguredName is what the Home app shows and Siri hears; the owner may rename it there.
-    const configured = service.getCharacteristic(Characteristic.ConfiguredName);
-    if (!configured.value) {
-      configured.updateValue(name);
-    }
-    return service;
-  }
-
-  private withFault(service: Service): void {
-    const { Characteristic } = this.hap;
-    if (!service.testCharacteristic(Characteristic.StatusFault)) {
-      // LockMechanism and Battery do not list StatusFault; declaring it avoids HAP's "adding anyway" warning.
-      service.addOptionalCharacteristic(Characteristic.StatusFault);
-      service.getCharacteristic(Characteristic.StatusFault);
-    }
-  }
-
-  private honest(value: number | undefined): number {
-    if (value === undefined) {
-      throw new this.hap.HapStatusError(HapStatus.SERVICE_COMMUNICATION_FAILURE);
-    }
-    return value;
-  }
-
-  private level(): number | undefined {
-    return this.plan.level === undefined ? undefined : levelPercent(this.context.snapshot, this.plan.level);
-  }
-
-  private charging(): number | undefined {
-    return chargingState(this.context.snapshot?.chargeState, this.plan.charging !== 'not-chargeable');
-  }
-
-  private currentLock(): number {
-    if (this.plan.lock === 'command-only') {
-      const c = this.context.commanded;
-      // Without read_security the only knowledge is our own last command, and only while it is fresh.
-      if (c === undefined || this.deps.now() - c.at > this.deps.staleAfterMs(this)) {
-        return LockState.UNKNOWN;
-      }
-      return lockCurrentState(c.locked);
-    }
-    return lockCurrentState(this.context.snapshot?.locked);
-  }
-
-  private targetLock(): number {
-    if (this.target !== undefined) {
-      return this.target;
-    }
-    const known = this.plan.lock === 'command-only' ? this.context.commanded?.locked : this.context.snapshot?.locked;
-    return lockTargetFor(known) ?? LockTarget.SECURED;
-  }
-
-  private faultFor(signals: Signal[]): boolean {
+  private faultFor(signals: readonly Signal[]): boolean {
     const failures = this.context.failures ?? {};
     return this.reauthorize !== undefined || this.budgetNote !== undefined || this.isStale() || signals.some((s) => failures[s] !== undefined);
   }
 
   /** Push every value that changed since the last push (HomeKit only hears about changes). */
   private push(): void {
-    const { Service, Characteristic } = this.hap;
-    const set = (service: Service | undefined, type: WithUUID<new () => Characteristic>, value: number | undefined): void => {
-      if (service === undefined || value === undefined) {
-        return;
-      }
-      const key = `${service.subtype ?? ''}/${type.UUID}`;
-      if (this.pushed.get(key) !== value) {
-        this.pushed.set(key, value);
-        service.updateCharacteristic(type, value);
-      }
-    };
-    const fault = (on: boolean): number => (on ? Characteristic.StatusFault.GENERAL_FAULT : Characteristic.StatusFault.NO_FAULT);
-
-    const lock = this.accessory.getServiceById(Service.LockMechanism, SUBTYPE.lock);
-    set(lock, Characteristic.LockCurrentState, this.currentLock());
-    set(lock, Characteristic.LockTargetState, this.targetLock());
-    set(lock, Characteristic.StatusFault, fault(this.commandFailure !== undefined || (this.plan.lock !== 'command-only' && this.faultFor(['lock'])) || (this.plan.lock === 'command-only' && this.reauthorize !== undefined)));
-
-    const battery = this.accessory.getServiceById(Service.Battery, SUBTYPE.battery);
-    const level = this.level();
-    set(battery, Characteristic.BatteryLevel, level);
-    set(battery, Characteristic.StatusLowBattery, statusLowBattery(level, this.deps.config.lowBatteryPercent));
-    if (this.plan.charging !== 'unknown') {
-      set(battery, Characteristic.ChargingState, this.charging());
-    }
-    const levelSignals: Signal[] = this.plan.level ? [this.plan.level] : [];
-    set(battery, Characteristic.StatusFault, fault(this.faultFor(levelSignals)));
-
-    const plugged = this.accessory.getServiceById(Service.ContactSensor, SUBTYPE.plugged);
-    set(plugged, Characteristic.ContactSensorState, pluggedInContact(this.context.snapshot?.pluggedIn));
-    set(plugged, Characteristic.StatusFault, fault(this.faultFor(['charge'])));
+    this.bind.push();
   }
 
   // ---- lock commands ----------------------------------------------------------------------------
 
-  private onLockSet(value: CharacteristicValue): void {
-    if (this.plan.lock === 'read-only') {
-      this.deps.log.warn(`${this.name}: cannot lock or unlock: Smartcar permission control_security was not granted; connect the vehicle again to grant it`);
-      throw new this.hap.HapStatusError(HapStatus.INSUFFICIENT_PRIVILEGES);
-    }
-    const locked = value === LockTarget.SECURED;
+  private requestLock(locked: boolean): void {
     const seq = ++this.commandSeq;
     this.target = locked ? LockTarget.SECURED : LockTarget.UNSECURED;
-    this.pushed.set(`${SUBTYPE.lock}/${this.hap.Characteristic.LockTargetState.UUID}`, this.target);
     // HomeKit waits for onSet: answer now, let the car take its time.
     this.commandsPending++;
     this.commandQueue = this.commandQueue
