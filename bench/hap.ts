@@ -196,7 +196,7 @@ async function startRig(plugins: PluginFolder, constantPlatform: boolean, emuOpt
   });
   const username = randomUsername();
   const storage = await makeStorage(configured ? {
-    platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
+    platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
     mode: 'simulated', setupPort, setupBind: '127.0.0.1',
   } : undefined, username);
   if (constantPlatform) {

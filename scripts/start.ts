@@ -62,7 +62,7 @@ await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
   bridge: { name: 'Smartcar Demo', username, pin: PIN },
   accessories: [],
   platforms: [{
-    platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret, mode: 'simulated', setupPort,
+    platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret, mode: 'simulated', setupPort,
   }],
 }, null, 2));
 

@@ -11,6 +11,7 @@ import {
 } from './settings.js';
 
 export type Mode = 'live' | 'simulated' | 'test';
+export type ApiVersion = 'v3' | 'v2';
 export type UnitSystem = 'metric' | 'imperial';
 
 export interface ServiceSwitches {
@@ -21,6 +22,11 @@ export interface ServiceSwitches {
 
 export interface PluginConfig {
   name: string;
+  /** Which Smartcar API the application speaks; only src/smartcar/ acts on it. */
+  api: ApiVersion;
+  /** v3: the Application ID (a UUID), Connect's client_id. v2: the clientId is that same id. */
+  applicationId: string;
+  /** v3: the API Credentials tab's client id (client_…); v2: the Application ID. */
   clientId: string;
   clientSecret: string;
   redirectUri: string;
@@ -52,14 +58,15 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown> | 
   const warn: Warn = (m) => log.warn(m);
   // Homebridge hands over whatever the platform block holds; anything but an object means "nothing set".
   const r: Record<string, unknown> = isRecord(raw) ? raw : {};
+  const api = oneOf(r, 'api', ['v3', 'v2'] as const, 'v3', warn);
   const clientId = credential(r, 'clientId', warn);
   const clientSecret = credential(r, 'clientSecret', warn);
-  if (clientId === undefined || clientSecret === undefined) {
-    const missing = [clientId === undefined ? 'clientId' : '', clientSecret === undefined ? 'clientSecret' : ''].filter(Boolean).join(' and ');
-    log.warn(`Smartcar is not configured yet: add ${missing} from the Smartcar Dashboard to the platform block. Nothing else starts until then. See ${DOCS_URL}`);
+  const applicationId = credential(r, 'applicationId', warn);
+  const missing = missingCredentials(api, { applicationId, clientId, clientSecret });
+  if (missing !== undefined) {
+    log.warn(`${missing} Nothing else starts until then. See ${DOCS_URL}`);
     return undefined;
   }
-
   const setupPort = integer(r, 'setupPort', SETUP_PORT, 0, 65535, warn);
   const setupBind = text(r, 'setupBind', SETUP_BIND, HOST_MAX_LENGTH, warn, isHost, 'an IP address or host name');
   const defaultRedirect = `http://localhost:${setupPort}${REDIRECT_PATH}`;
@@ -67,8 +74,11 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown> | 
 
   return {
     name: text(r, 'name', 'Smartcar', NAME_MAX_LENGTH, warn),
-    clientId,
-    clientSecret,
+    api,
+    // v2 has no separate Application ID: its client id is that id (Connect's client_id in both APIs).
+    applicationId: api === 'v3' ? applicationId! : clientId!,
+    clientId: clientId!,
+    clientSecret: clientSecret!,
     redirectUri,
     mode: oneOf(r, 'mode', ['live', 'simulated', 'test'] as const, 'live', warn),
     setupPort,
@@ -90,8 +100,44 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Credentials {
+  applicationId: string | undefined;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+}
+
+/**
+ * One sentence naming exactly what is missing for the chosen API, or undefined when nothing is. A v2
+ * block switched to v3 (the default) has a UUID clientId, which is the Application ID: say where it goes.
+ */
+function missingCredentials(api: ApiVersion, c: Credentials): string | undefined {
+  if (api === 'v2') {
+    const missing = [c.clientId === undefined ? 'clientId' : '', c.clientSecret === undefined ? 'clientSecret' : ''].filter(Boolean);
+    return missing.length === 0 ? undefined
+      : `Smartcar is not configured yet: add ${missing.join(' and ')} from the Smartcar Dashboard to the platform block.`;
+  }
+  const v2Style = c.clientId !== undefined && UUID.test(c.clientId);
+  if (v2Style && c.applicationId === undefined) {
+    return 'Smartcar API v3 (the default) needs the Application ID in applicationId and the API Credentials tab\'s client ID (client_…) and secret in clientId and clientSecret: '
+      + 'your clientId is a UUID, the Application ID of a v2 setup, so move it to applicationId and copy the client ID and secret from the Dashboard\'s API Credentials tab '
+      + '(or set "api": "v2" while your Smartcar application still has v2).';
+  }
+  if (v2Style) {
+    return 'Smartcar API v3 needs the API Credentials tab\'s client ID (it starts with client_) in clientId: yours is a UUID (the Application ID, which belongs in applicationId).';
+  }
+  const missing = [
+    c.applicationId === undefined ? 'applicationId (the Application ID, a UUID, on the Dashboard\'s Configuration page)' : '',
+    c.clientId === undefined ? 'clientId (the client ID on the Dashboard\'s API Credentials tab, client_…)' : '',
+    c.clientSecret === undefined ? 'clientSecret (the secret on the API Credentials tab)' : '',
+  ].filter(Boolean);
+  const list = missing.length > 1 ? `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)!}` : missing[0];
+  return list === undefined ? undefined : `Smartcar is not configured yet: add ${list} to the platform block (Smartcar API v3).`;
+}
+
 /** A credential: text, trimmed. Blank counts as missing; a wrong type is named (the secret's value never is). */
-function credential(r: Record<string, unknown>, key: 'clientId' | 'clientSecret', warn: Warn): string | undefined {
+function credential(r: Record<string, unknown>, key: 'clientId' | 'clientSecret' | 'applicationId', warn: Warn): string | undefined {
   const value = r[key];
   if (typeof value === 'string') {
     return value.trim() !== '' ? value.trim() : undefined;

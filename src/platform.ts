@@ -7,14 +7,13 @@ import { normalizeConfig, type PluginConfig } from './config.js';
 import type { ConnectedVehicle, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from './setup/host.js';
 import { SetupServer } from './setup/server.js';
 import {
-  BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, defaultIntervalMinutes, PLATFORM_NAME, PLUGIN_NAME, REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS,
-  STALE_MARGIN_MINUTES, STARTUP_DELAY_SECONDS, TOKEN_REFRESH_MARGIN_SECONDS,
+  BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, defaultIntervalMinutes, DISCOVERY_INTERVAL_SECONDS, PLATFORM_NAME, PLUGIN_NAME, REFRESH_NOW_DEBOUNCE_SECONDS,
+  REFRESH_SPREAD_SECONDS, STALE_MARGIN_MINUTES, STARTUP_DELAY_SECONDS,
 } from './settings.js';
-import { SmartcarClient } from './smartcar/client.js';
+import { createBackend } from './smartcar/backend.js';
+import { billingFor, type Billing } from './smartcar/billing.js';
 import { mapSmartcarError, TransientError, type SmartcarProblem } from './smartcar/errors.js';
-import type { Signal, VehicleBackend, VehicleInfo } from './smartcar/types.js';
-import { TokenManager } from './tokens/manager.js';
-import { TokenFileStore } from './tokens/store.js';
+import type { ConnectApproval, Discovery, Signal, SmartcarBackend, VehicleInfo } from './smartcar/types.js';
 import { describeForOwner, nextStep, VehicleAccessory, type VehicleContext } from './vehicle/accessory.js';
 import { sanitizeName } from './vehicle/mappers.js';
 import { commandReserve } from './vehicle/budget.js';
@@ -33,6 +32,8 @@ export const timing = {
   confirmDelayMs: CONFIRM_READ_DELAY_SECONDS * 1000,
   /** "Refresh now" is ignored when the vehicle was read less than this long ago. */
   refreshNowDebounceMs: REFRESH_NOW_DEBOUNCE_SECONDS * 1000,
+  /** v3: how often the application's connections are listed (unbilled) to find cars connected elsewhere. */
+  discoveryIntervalMs: DISCOVERY_INTERVAL_SECONDS * 1000,
 };
 
 /**
@@ -54,8 +55,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   /** Vehicles whose next read reads everything, whatever the plan (the owner pressed Refresh now). */
   private readonly fullNext = new Set<string>();
   private readonly now = clock.now;
-  private client!: VehicleBackend;
-  private tokens!: TokenManager;
+  private backend!: SmartcarBackend;
+  private billing!: Billing;
+  /** Conclusive listings in a row that lacked a vehicle (v3): one odd answer must not remove a car. */
+  private readonly absent = new Map<string, number>();
+  private discoveryTimer: NodeJS.Timeout | undefined;
   private scheduler!: RefreshScheduler;
   private setupServer: SetupServer | undefined;
   private launched: Promise<void> | undefined;
@@ -71,23 +75,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return;
     }
     const signal = this.abort.signal;
-    const client = new SmartcarClient({
-      clientId: config.clientId,
-      clientSecret: config.clientSecret,
-      redirectUri: config.redirectUri,
-      mode: config.mode,
-      unitSystem: config.unitSystem,
-      timeoutMs: config.requestTimeoutSeconds * 1000,
-      signal,
-    });
-    this.client = client;
-    this.tokens = new TokenManager({
-      store: new TokenFileStore(api.user.storagePath()),
-      // A late refresh answer carries the only refresh token that will still work (SmartcarClient).
-      refresh: (rt, onLate) => client.refreshTokens(rt, onLate),
-      refreshMarginMs: TOKEN_REFRESH_MARGIN_SECONDS * 1000,
-      onReauthorizeNeeded: (userId, reason, quiet) => this.onReauthorizeNeeded(userId, reason, quiet),
-    });
+    this.billing = billingFor(config.api);
     this.scheduler = new RefreshScheduler({
       signal,
       refresh: (id, reason) => this.refresh(id, reason),
@@ -131,14 +119,28 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   private async launch(): Promise<void> {
-    const users = await this.tokens.load((file, err) => {
-      this.log.error(`Cannot read the Smartcar token file ${file} (${messageOf(err)}); connect that vehicle again on the setup page`);
+    const config = this.config!;
+    this.backend = await createBackend({
+      config,
+      storagePath: this.api.user.storagePath(),
+      signal: this.abort.signal,
+      now: this.now,
+      events: {
+        onReauthorizeNeeded: (userId, reason, quiet) => this.onReauthorizeNeeded(userId, reason, quiet),
+        onUnreadableUser: (file, err) => {
+          this.log.error(`Cannot read the Smartcar token file ${file} (${messageOf(err)}); connect that vehicle again on the setup page`);
+        },
+      },
     });
-    // Cached vehicles of users whose tokens are gone can never refresh again.
-    for (const v of [...this.vehicles.values()]) {
-      if (!users.includes(v.userId)) {
-        this.log.info(`${v.name}: no Smartcar authorization stored for it any more; removing it`);
-        this.removeVehicle(v.id);
+    this.log.debug(`Speaking Smartcar API ${this.backend.api}`);
+    const users = await this.backend.start();
+    if (!this.backend.discoversUsers) {
+      // Cached vehicles of users whose tokens are gone can never refresh again.
+      for (const v of [...this.vehicles.values()]) {
+        if (!users.includes(v.userId)) {
+          this.log.info(`${v.name}: no Smartcar authorization stored for it any more; removing it`);
+          this.removeVehicle(v.id);
+        }
       }
     }
     const orphans = [...this.cached.values()].filter((a) => !isVehicleContext(a.context));
@@ -161,10 +163,45 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       }
       await this.discoverUser(userId).catch((err: unknown) => this.discoveryFailed(userId, err));
     }
-    if (users.length === 0) {
+    if (this.backend.discoversUsers) {
+      await this.discoverAll();
+      // Cached cars the listing did not show (yet) keep serving and refreshing until it proves them gone.
+      for (const v of this.vehicles.values()) {
+        if (!this.scheduler.has(v.id)) {
+          this.schedule(v);
+        }
+      }
+      this.planDiscovery();
+    }
+    if (this.vehicles.size === 0) {
       this.log.info('No vehicle connected yet: open the setup page to connect one');
     }
     await this.startSetupServer();
+  }
+
+  /** v3: list every connection of the application, so cars connected anywhere appear on their own. */
+  private async discoverAll(): Promise<void> {
+    try {
+      this.applyDiscovery(undefined, await this.backend.discover(undefined, (id) => this.vehicles.get(id)?.context.info));
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: 'Listing the connected vehicles' });
+      this.logOnceKey('discovery', `Listing the vehicles connected to the Smartcar application failed: ${describeForOwner(problem)}; cached vehicles keep their last values, and it is tried again in a minute`);
+      for (const v of this.vehicles.values()) {
+        if (!this.scheduler.has(v.id)) {
+          this.schedule(v);
+        }
+      }
+    }
+  }
+
+  private planDiscovery(): void {
+    if (this.abort.signal.aborted) {
+      return;
+    }
+    this.discoveryTimer = setTimeout(() => {
+      void this.discoverAll().finally(() => this.planDiscovery());
+    }, timing.discoveryIntervalMs);
+    this.discoveryTimer.unref();
   }
 
   private async startSetupServer(): Promise<void> {
@@ -187,6 +224,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
 
   private async shutdown(): Promise<void> {
     this.abort.abort();
+    clearTimeout(this.discoveryTimer);
     try {
       await this.setupServer?.stop();
     } catch (err) {
@@ -206,35 +244,44 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
 
   /** Lists the user's vehicles, creates/updates their accessories, removes those no longer authorized. */
   private async discoverUser(userId: string): Promise<VehicleAccessory[]> {
-    const ids = await this.tokens.withToken(userId, (t) => this.client.listVehicles(t));
+    const discovery = await this.backend.discover(userId, (id) => this.vehicles.get(id)?.context.info);
+    return this.applyDiscovery(userId, discovery);
+  }
+
+  /**
+   * Creates or updates the accessories of what discovery found and removes those it proves gone: of one
+   * user, or of every user (userId undefined). Removing breaks the owner's automations, so it takes a
+   * conclusive answer, and with v3 two of them in a row.
+   */
+  private applyDiscovery(userId: string | undefined, discovery: Discovery): VehicleAccessory[] {
     const found: VehicleAccessory[] = [];
-    for (const id of ids) {
-      const permissions = await this.tokens.withToken(userId, (t) => this.client.permissions(t, id));
-      const existing = this.vehicles.get(id);
-      const cachedInfo = existing?.context.info;
-      let info: VehicleInfo;
-      let describeCost = 0;
-      if (cachedInfo && cachedInfo.make !== '' && (cachedInfo.vin !== undefined || !permissions.includes('read_vin'))) {
-        // Attributes and VIN are billed requests and never change: reuse what the cache knows.
-        info = { ...cachedInfo, permissions };
-      } else {
-        info = await this.tokens.withToken(userId, (t) => this.client.describe(t, id, permissions));
-        // Attributes and VIN are billed vehicle requests (permissions and the vehicle list are not).
-        describeCost = (permissions.includes('read_vehicle_info') ? 1 : 0) + (permissions.includes('read_vin') ? 1 : 0);
-      }
-      const vehicle = this.upsertVehicle(userId, info);
-      vehicle.countRequests(describeCost);
+    for (const d of discovery.vehicles) {
+      const vehicle = this.upsertVehicle(d.userId, d.info);
+      vehicle.countRequests(d.cost);
       found.push(vehicle);
+      this.absent.delete(d.info.id);
     }
-    for (const v of this.vehiclesOf(userId)) {
-      if (!ids.includes(v.id)) {
-        this.log.info(`${v.name} is no longer shared with this Smartcar application; removing it`);
-        this.removeVehicle(v.id);
+    if (discovery.conclusive) {
+      const listed = new Set(discovery.vehicles.map((d) => d.info.id));
+      const confirmations = this.backend.discoversUsers ? 2 : 1;
+      for (const v of userId === undefined ? [...this.vehicles.values()] : this.vehiclesOf(userId)) {
+        if (listed.has(v.id)) {
+          continue;
+        }
+        const misses = (this.absent.get(v.id) ?? 0) + 1;
+        this.absent.set(v.id, misses);
+        if (misses >= confirmations) {
+          this.log.info(`${v.name} is no longer shared with this Smartcar application; removing it`);
+          this.removeVehicle(v.id);
+        }
       }
     }
     this.assignNames();
     for (const v of found) {
-      this.schedule(v);
+      // A car already on a plan keeps it; a new or returning one is planned now.
+      if (!this.scheduler.has(v.id) || userId !== undefined) {
+        this.schedule(v);
+      }
     }
     return found;
   }
@@ -298,6 +345,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return;
     }
     this.vehicles.delete(vehicleId);
+    this.absent.delete(vehicleId);
     this.scheduler.remove(vehicleId);
     this.cached.delete(v.accessory.UUID);
     this.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [v.accessory]);
@@ -322,10 +370,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const s = v.context.snapshot;
     const plan = planNext({
       now,
-      readsLeft: Math.floor(v.budget.left('poll') / Math.max(1, v.signals.length)),
+      readsLeft: Math.floor(v.budget.left('poll') / Math.max(1, this.fullCost(v))),
       requestsLeft: v.budget.left('poll'),
-      fullCost: v.signals.length,
-      focusCost: this.focusSignals(v).length,
+      fullCost: this.fullCost(v),
+      focusCost: this.billing.readCost(this.focusSignals(v)),
       monthEnd: v.budget.resetsAt(),
       history: v.context.history ?? { events: [] },
       snapshot: s === undefined ? undefined : {
@@ -353,6 +401,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     return focused.length > 0 ? focused : v.signals;
   }
 
+  /** Billed requests of a read of everything the car's services need (at least one, to plan with). */
+  private fullCost(v: VehicleAccessory): number {
+    return Math.max(1, this.billing.readCost(v.signals));
+  }
+
   /**
    * A charge-only read: the plug and charge state, plus the level while charging (it is what moves).
    * It costs one or two requests instead of every signal, so the policy can look more often where the
@@ -363,7 +416,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return [];
     }
     const charging = v.context.snapshot?.chargeState === 'CHARGING';
-    return v.signals.filter((s) => s === 'charge' || (charging && s === 'battery'));
+    const focus = v.signals.filter((s) => s === 'charge' || (charging && s === 'battery'));
+    // Where one read of everything costs no more (v3 signals), reading less buys nothing.
+    return this.billing.readCost(focus) < this.billing.readCost(v.signals) ? focus : [];
   }
 
   private staleAfterMs(v: VehicleAccessory): number {
@@ -372,17 +427,17 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return config.staleAfterMinutes * MINUTE_MS;
     }
     // Two missed refreshes: of the fixed interval, or of the even spread / the longest plan seen.
-    const fixed = config.refreshIntervalMinutes ?? defaultIntervalMinutes(v.signals.length, config.requestsPerVehiclePerMonth);
+    const fixed = config.refreshIntervalMinutes ?? defaultIntervalMinutes(this.fullCost(v), config.requestsPerVehiclePerMonth);
     const planned = this.plans.get(v.id)?.delayMs ?? 0;
     return 2 * Math.max(fixed * MINUTE_MS, planned) + STALE_MARGIN_MINUTES * MINUTE_MS;
   }
 
   private schedule(v: VehicleAccessory): void {
-    if (this.tokens.reauthorizeReason(v.userId) !== undefined) {
+    if (this.backend.reauthorizeReason(v.userId) !== undefined) {
       return;
     }
     v.setReauthorize(undefined);
-    if (!v.budget.canSpend(Math.max(1, v.signals.length), 'poll')) {
+    if (!v.budget.canSpend(this.fullCost(v), 'poll')) {
       this.budgetExhausted(v);
     }
     // Cached data that is already stale is refreshed at once; fresh data waits for its interval.
@@ -391,7 +446,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
 
   private async refresh(vehicleId: string, reason: RefreshReason): Promise<RefreshOutcome> {
     const owner = this.vehicles.get(vehicleId)?.userId;
-    if (owner !== undefined && this.discoveryDue.delete(owner)) {
+    if (owner !== undefined && this.discoveryDue.delete(owner) && !this.backend.discoversUsers) {
       // Deferred at start-up (fresh cache): vehicles shared or unshared meanwhile, permissions changed.
       await this.discoverUser(owner).catch((err: unknown) => this.discoveryFailed(owner, err));
     }
@@ -404,7 +459,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return { kind: 'ok' };
     }
     // A confirming read belongs to its command and may use the command reserve; polls may not.
-    if (!v.budget.canSpend(signals.length, reason === 'confirm' ? 'command' : 'poll')) {
+    const cost = this.billing.readCost(signals);
+    if (!v.budget.canSpend(cost, reason === 'confirm' ? 'command' : 'poll')) {
       if (reason === 'confirm') {
         return { kind: 'ok' };
       }
@@ -415,19 +471,23 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const before = v.context.snapshot ? { ...v.context.snapshot } : undefined;
     const epoch = v.lockEpoch();
     try {
-      const result = await this.tokens.withToken(v.userId, (t) => this.client.read(t, vehicleId, signals));
+      const result = await this.backend.read(v.userId, vehicleId, signals);
       if (!this.vehicles.has(vehicleId)) {
         return { kind: 'stop' };
       }
       const now = this.now();
       v.applyRead(result, now, epoch);
+      if (result.vin !== undefined && v.context.info.vin === undefined) {
+        // v3 lists the VIN among the signals: the serial number HomeKit shows, for free.
+        v.update({ ...v.context.info, vin: result.vin }, v.name);
+      }
       if (v.context.snapshot) {
         v.context.history = observe(v.context.history, before, v.context.snapshot, now);
       }
       if (signals.length === v.signals.length) {
         v.context.history = { ...(v.context.history ?? { events: [] }), lastFullReadAt: now };
       }
-      if (!v.budget.canSpend(v.signals.length, 'poll')) {
+      if (!v.budget.canSpend(this.fullCost(v), 'poll')) {
         this.budgetExhausted(v);
       }
       this.lastError.delete(vehicleId);
@@ -436,14 +496,15 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       return limited ? { kind: 'retry-after', seconds: limited.retryAfterSeconds } : { kind: 'ok' };
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: `Reading ${v.name}` });
-      // Smartcar bills a batch item the car answered with an error; count it unless it was refused first.
-      if (!['reauthorize', 'unauthorized', 'permission', 'rate-limited', 'configuration'].includes(problem.kind)) {
-        v.countRequests(signals.length);
+      // Smartcar bills a request the car answered with an error, not one refused before it.
+      const billed = this.billing.readCost(signals, problem);
+      if (billed > 0) {
+        v.countRequests(billed);
         this.api.updatePlatformAccessories([v.accessory]);
       }
       if (problem.kind === 'reauthorize') {
-        // AUTHENTICATION_FAILED on a read: the whole user needs Connect again (the manager tells the owner once).
-        this.tokens.requireReauthorization(v.userId, problem.message);
+        // AUTHENTICATION_FAILED on a read: the whole user needs Connect again (the backend tells the owner once).
+        this.backend.requireReauthorization(v.userId, problem.message);
         return { kind: 'stop' };
       }
       this.logOnce(v, `${v.name}: refresh failed: ${describeForOwner(problem)}; ${nextStep(problem, 'read')}`);
@@ -457,10 +518,14 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
 
   /** The same failure again and again is logged once at warn, then at debug. */
   private logOnce(v: VehicleAccessory, message: string): void {
-    if (this.lastError.get(v.id) === message) {
+    this.logOnceKey(v.id, message);
+  }
+
+  private logOnceKey(key: string, message: string): void {
+    if (this.lastError.get(key) === message) {
       this.log.debug(message);
     } else {
-      this.lastError.set(v.id, message);
+      this.lastError.set(key, message);
       this.log.warn(message);
     }
   }
@@ -508,11 +573,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     v.context.history = { ...(v.context.history ?? { events: [] }), lastCommandAt: this.now() };
     this.fullNext.add(v.id); // the next poll reads the lock too, whatever was planned before the command
     try {
-      await this.tokens.withToken(v.userId, (t) => this.client.setLock(t, v.id, locked));
+      await this.backend.setLock(v.userId, v.id, locked);
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: locked ? 'Locking' : 'Unlocking' });
       if (problem.kind === 'reauthorize') {
-        this.tokens.requireReauthorization(v.userId, problem.message, { quiet: true });
+        this.backend.requireReauthorization(v.userId, problem.message, { quiet: true });
       }
       throw problem;
     }
@@ -521,13 +586,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   // ---- SetupHost ----------------------------------------------------------------------------------
 
   authUrl(state: string): string {
-    return this.client.authUrl(state);
+    return this.backend.connectUrl(state);
   }
 
-  async completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
-    const tokens = await this.client.exchangeCode(code);
-    const userId = await this.client.userId(tokens.accessToken);
-    await this.tokens.add(userId, tokens);
+  async completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+    const userId = await this.backend.completeConnect(approval);
     const vehicles = await this.discoverUser(userId);
     return { userId, vehicles: vehicles.map((v) => ({ id: v.id, name: v.name })) };
   }
@@ -536,9 +599,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (this.config === undefined) {
       return [];
     }
-    const userIds = new Set([...this.tokens.users(), ...[...this.vehicles.values()].map((v) => v.userId)]);
+    const userIds = new Set([...(this.backend?.users() ?? []), ...[...this.vehicles.values()].map((v) => v.userId)]);
     return [...userIds].map((userId) => {
-      const problem = this.tokens.reauthorizeReason(userId);
+      const problem = this.backend?.reauthorizeReason(userId);
       return {
         userId,
         needsReauth: problem !== undefined,
@@ -600,7 +663,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       throw new Error('This vehicle is not connected');
     }
     try {
-      await this.tokens.withToken(v.userId, (t) => this.client.disconnect(t, vehicleId));
+      await this.backend.disconnect(v.userId, vehicleId);
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: `Disconnecting ${v.name}` });
       // Already gone at Smartcar, or our authorization is dead: either way it is disconnected for us.
@@ -613,7 +676,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     this.removeVehicle(vehicleId);
     this.log.info(`Disconnected ${v.name}`);
     if (this.vehiclesOf(userId).length === 0) {
-      await this.tokens.remove(userId);
+      await this.backend.forgetUser(userId);
     }
   }
 
@@ -632,12 +695,12 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
         skipped.push('recent');
         continue;
       }
-      if (!v.budget.canSpend(Math.max(1, v.signals.length), 'poll')) {
+      if (!v.budget.canSpend(this.fullCost(v), 'poll')) {
         this.budgetExhausted(v);
         skipped.push('budget');
         continue;
       }
-      if (this.tokens.reauthorizeReason(v.userId) !== undefined) {
+      if (this.backend.reauthorizeReason(v.userId) !== undefined) {
         // Nothing can be read until the owner connects again; saying "requested" would be a lie.
         skipped.push('reconnect');
         continue;

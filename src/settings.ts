@@ -50,3 +50,18 @@ export function defaultIntervalMinutes(pathsPerRead: number, requestsPerMonth = 
 // Smartcar's v2 lock command answers once the car executed it; one read of /security shortly after
 // confirms it (1 billed request) without waiting for the next poll.
 export const CONFIRM_READ_DELAY_SECONDS = 2;
+
+// Smartcar's v3 hosts (smartcar-v3.md §3); SMARTCAR_CONNECT_ORIGIN, SMARTCAR_IAM_ORIGIN,
+// SMARTCAR_API_V3_ORIGIN and SMARTCAR_MANAGEMENT_API_ORIGIN override them (the emulator, tests, the demo).
+export const SMARTCAR_HOSTS = {
+  connect: 'https://connect.smartcar.com',
+  iam: 'https://iam.smartcar.com',
+  vehicles: 'https://vehicle.api.smartcar.com',
+  management: 'https://management.api.smartcar.com',
+} as const;
+// A v3 command may hold its connection ~175 s before streaming the outcome (smartcar-v3.md §3.4):
+// cutting it shorter would call a lock failed that the car is still carrying out.
+export const V3_COMMAND_TIMEOUT_SECONDS = 180;
+// v3 discovery: the application's connections are listed (unbilled) this often, so a car connected
+// by any route (a phone, the Dashboard) appears within a minute.
+export const DISCOVERY_INTERVAL_SECONDS = 60;

@@ -1,9 +1,10 @@
-// Reading Smartcar Connect's answer (`?code=…&state=…` or `?error=…`), whether it arrives at the
+// Reading Smartcar Connect's answer (`?code=…&user_id=…&state=…` or `?error=…`), whether it arrives at the
 // callback or is pasted by an owner whose browser could not reach the redirect URI, and the words
 // we tell the owner for each Connect error (smartcar-api.md §2.2).
 
 export type ConnectAnswer =
-  | { kind: 'code'; code: string; state: string | undefined }
+  /** v2 needs the code, v3 the user id; Smartcar may send either or both (smartcar-v3.md §7.5). */
+  | { kind: 'code'; code: string | undefined; userId: string | undefined; state: string | undefined }
   | { kind: 'error'; error: string; state: string | undefined; description: string; extra: string }
   | { kind: 'malformed'; reason: string };
 
@@ -13,7 +14,7 @@ const MAX_TEXT_LENGTH = 500;
 
 export function readConnectAnswer(params: URLSearchParams): ConnectAnswer {
   const fields: Record<string, string | undefined> = {};
-  for (const name of ['code', 'state', 'error', 'error_description', 'make', 'model', 'year', 'error_message', 'status_code']) {
+  for (const name of ['code', 'user_id', 'state', 'error', 'error_description', 'make', 'model', 'year', 'error_message', 'status_code']) {
     const all = params.getAll(name);
     if (all.length > 1) {
       return { kind: 'malformed', reason: `"${name}" appears more than once` };
@@ -32,13 +33,14 @@ export function readConnectAnswer(params: URLSearchParams): ConnectAnswer {
       extra: clip(error === 'vehicle_incompatible' ? vehicle : upstream, MAX_TEXT_LENGTH),
     };
   }
-  if (code === undefined || code === '') {
-    return { kind: 'malformed', reason: 'there is no "code" or "error" in it' };
+  const userId = fields.user_id === '' ? undefined : fields.user_id;
+  if ((code === undefined || code === '') && userId === undefined) {
+    return { kind: 'malformed', reason: 'there is no "code", "user_id" or "error" in it' };
   }
-  if (code.length > MAX_CODE_LENGTH) {
-    return { kind: 'malformed', reason: 'its "code" is far too long' };
+  if ((code?.length ?? 0) > MAX_CODE_LENGTH || (userId?.length ?? 0) > MAX_CODE_LENGTH) {
+    return { kind: 'malformed', reason: `its "${(code?.length ?? 0) > MAX_CODE_LENGTH ? 'code' : 'user_id'}" is far too long` };
   }
-  return { kind: 'code', code, state };
+  return { kind: 'code', code: code === '' ? undefined : code, userId, state };
 }
 
 /**

@@ -1,5 +1,6 @@
 // The narrow surface the setup web server sees of the platform: it never touches tokens or the SDK.
 // The platform implements it; tests of the web layer can implement it with the emulator behind it.
+import type { ConnectApproval } from '../smartcar/types.js';
 
 export type LockView = 'locked' | 'unlocked' | 'unknown' | 'not-available';
 
@@ -43,10 +44,10 @@ export interface ConnectedVehicle {
 export type RefreshNowAnswer = 'queued' | 'recent' | 'budget' | 'reconnect';
 
 export interface SetupHost {
-  /** The Smartcar Connect URL for this state (built by the SDK's AuthClient.getAuthUrl). */
+  /** The Smartcar Connect URL for this state. */
   authUrl(state: string): string;
-  /** Exchange the code, store the tokens, discover the vehicles and register their accessories. */
-  completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }>;
+  /** Finish Connect (v2: exchange the code and store the tokens), discover the vehicles and register their accessories. */
+  completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }>;
   status(): UserStatusView[];
   /** Disconnect one vehicle (Smartcar DELETE /application) and remove its accessory. */
   disconnect(vehicleId: string): Promise<void>;

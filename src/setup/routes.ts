@@ -197,10 +197,13 @@ export function createApp(options: RouteOptions): express.Express {
     }
     let connected: Awaited<ReturnType<SetupHost['completeAuthorization']>>;
     try {
-      connected = await host.completeAuthorization(answer.code);
+      connected = await host.completeAuthorization({
+        ...(answer.code !== undefined ? { code: answer.code } : {}),
+        ...(answer.userId !== undefined ? { userId: answer.userId } : {}),
+      });
     } catch (err) {
       // Smartcar's "Invalid code: <code>." would otherwise put the code in the log and the page.
-      const detail = messageOf(err).split(answer.code).join('[code]');
+      const detail = answer.code === undefined ? messageOf(err) : messageOf(err).split(answer.code).join('[code]');
       log.error(`Connecting a vehicle failed: ${oneLine(detail)}. Nothing was stored; open the setup page and connect again.`);
       page(res, 502, 'Connecting failed', messagePage({
         heading: 'Smartcar did not complete the connection',

@@ -1,6 +1,6 @@
-// Backend-neutral vehicle data and the operations the plugin needs from Smartcar. The v2 client
-// implements VehicleBackend today; a v3 (signals/commands) backend can implement the same later
-// without the accessories, scheduler or platform noticing.
+// Backend-neutral vehicle data and the operations the plugin needs from Smartcar. The v2 backend
+// (SDK, per-user tokens) and the v3 backend (application token, signals, commands) both implement
+// SmartcarBackend, so the accessories, scheduler and platform never learn which API is spoken.
 
 /** What a refresh can read; each maps to one v2 path (and later to v3 signals). */
 export type Signal = 'lock' | 'battery' | 'fuel' | 'charge';
@@ -42,22 +42,81 @@ export interface VehicleSnapshot {
 export interface ReadResult {
   /** The values read now; signals that failed are absent. */
   values: Omit<VehicleSnapshot, 'fetchedAt'>;
+  /** The VIN, when the read carried it for free (v3 lists it among the signals). */
+  vin?: string;
+  /**
+   * Epoch ms Smartcar itself last fetched these values from the car (v3 retrievedAt), when it says:
+   * the same value twice means Smartcar serves a stored copy that a reread cannot make fresher.
+   */
+  servedAt?: number;
+  /** Smartcar answered with no data at all for this car (v3 without a webhook subscription may). */
+  empty?: boolean;
   /** Per-signal failures of a read that otherwise succeeded. */
   failures: Partial<Record<Signal, Error>>;
   /** Billable requests this read cost (each batch path counts as one). */
   requests: number;
 }
 
-export interface VehicleBackend {
-  authUrl(state: string): string;
-  exchangeCode(code: string): Promise<TokenSet>;
-  refreshTokens(refreshToken: string): Promise<TokenSet>;
-  userId(accessToken: string): Promise<string>;
-  listVehicles(accessToken: string): Promise<string[]>;
-  permissions(accessToken: string, vehicleId: string): Promise<string[]>;
-  /** Make, model, year and (with read_vin) the VIN. */
-  describe(accessToken: string, vehicleId: string, permissions: readonly string[]): Promise<VehicleInfo>;
-  read(accessToken: string, vehicleId: string, signals: readonly Signal[]): Promise<ReadResult>;
-  setLock(accessToken: string, vehicleId: string, locked: boolean): Promise<void>;
-  disconnect(accessToken: string, vehicleId: string): Promise<void>;
+/** What Smartcar Connect sent back to the redirect URI (or the owner pasted): v2 needs the code, v3 the user id. */
+export interface ConnectApproval {
+  code?: string;
+  userId?: string;
+}
+
+/** One vehicle of one user as discovery sees it. */
+export interface DiscoveredVehicle {
+  userId: string;
+  info: VehicleInfo;
+  /** Billed requests discovery spent on this vehicle (v2 attributes and VIN); 0 when cached info was reused. */
+  cost: number;
+}
+
+export interface Discovery {
+  vehicles: DiscoveredVehicle[];
+  /**
+   * True when the answer proves which vehicles are connected (every page answered, not an empty listing
+   * Smartcar might have served by mistake): only then may a vehicle missing from it be removed.
+   */
+  conclusive: boolean;
+}
+
+/**
+ * Smartcar as the rest of the plugin sees it: users and vehicles, never tokens or API versions. The v2
+ * backend keeps per-user tokens behind it; the v3 backend one application token and `sc-user-id`.
+ */
+export interface SmartcarBackend {
+  readonly api: 'v2' | 'v3';
+  /**
+   * True when the application's users are found by listing its connections (v3): discovery then runs on
+   * a timer, and cached cars wait for a conclusive listing. False: users are the stored authorizations (v2).
+   */
+  readonly discoversUsers: boolean;
+  /** Loads what the backend keeps between runs; returns the users it knows (v2: stored authorizations). */
+  start(): Promise<string[]>;
+  /** Users this backend can act for now. */
+  users(): string[];
+  connectUrl(state: string): string;
+  /** Finishes a Connect run; returns the Smartcar user it connected. */
+  completeConnect(approval: ConnectApproval): Promise<string>;
+  /**
+   * The vehicles of one user, or of every user the application has (v3 lists them all; v2 knows only the
+   * users it holds tokens for). `known` returns cached info so billed description calls are skipped.
+   */
+  discover(userId: string | undefined, known: (vehicleId: string) => VehicleInfo | undefined): Promise<Discovery>;
+  read(userId: string, vehicleId: string, signals: readonly Signal[]): Promise<ReadResult>;
+  setLock(userId: string, vehicleId: string, locked: boolean): Promise<void>;
+  disconnect(userId: string, vehicleId: string): Promise<void>;
+  /** Why this user must connect again, or undefined. */
+  reauthorizeReason(userId: string): string | undefined;
+  /** Smartcar said this user's car account must be connected again (told once through onReauthorizeNeeded). */
+  requireReauthorization(userId: string, reason: string, options?: { quiet?: boolean }): void;
+  /** The user has no vehicle left with this plugin: drop what is kept for them. */
+  forgetUser(userId: string): Promise<void>;
+}
+
+export interface BackendEvents {
+  /** Told once when a user's authorization is gone for good. quiet: a failed command already said why. */
+  onReauthorizeNeeded(userId: string, reason: string, quiet?: boolean): void;
+  /** A stored authorization could not be read at start. */
+  onUnreadableUser(file: string, err: unknown): void;
 }

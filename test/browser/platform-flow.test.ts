@@ -27,7 +27,7 @@ describe('setup page served by the running platform', async () => {
     const redirectUri = `${base}callback`;
     emulator = await startEmulator({ redirectUris: [redirectUri] });
     defaultFleet(emulator);
-    hb = await startPlatform({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri, setupPort: port, setupBind: '127.0.0.1' });
+    hb = await startPlatform({ api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri, setupPort: port, setupBind: '127.0.0.1' });
     await waitFor('the setup page', () => hb.logs.lines.some((l) => l.message.startsWith(`Setup page: ${base}`)));
   });
 

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 import type { ConnectedVehicle, SetupHost, UserStatusView, VehicleStatusView } from '../../src/setup/host.js';
+import type { ConnectApproval } from '../../src/smartcar/types.js';
 
 export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../test-artifacts/screenshots');
 export const PHONE_VIEWPORT = { width: 390, height: 844 };
@@ -93,8 +94,8 @@ export class SdkHost implements SetupHost {
     return this.auth.getAuthUrl(SCOPE, { state, forcePrompt: true });
   }
 
-  async completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
-    const { accessToken } = await this.auth.exchangeCode(code);
+  async completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+    const { accessToken } = await this.auth.exchangeCode(approval.code ?? '');
     const { id: userId } = await this.sdk.getUser(accessToken);
     const { vehicles: ids } = await this.sdk.getVehicles(accessToken);
     const vehicles: VehicleStatusView[] = [];

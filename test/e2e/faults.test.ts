@@ -129,7 +129,7 @@ function runLeg(leg: HomebridgeLeg): void {
     carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: false }).id;
     setupUrl = `http://127.0.0.1:${setupPort}`;
     const storage = await makeStorage({
-      platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
+      platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
       mode: 'simulated', setupPort, setupBind: '127.0.0.1',
     }, username);
     hb = await HomebridgeProcess.start(leg, storage, { SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin, ...stderrTagEnv() });

@@ -54,7 +54,7 @@ function runLeg(leg: HomebridgeLeg): void {
     fleet = defaultFleet(emu);
     setupUrl = `http://127.0.0.1:${setupPort}`;
     storage = await makeStorage({
-      platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
+      platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
       mode: 'simulated', setupPort, setupBind: '127.0.0.1',
     }, username);
     env = { SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin };

@@ -37,7 +37,7 @@ describe(`tokens survive SIGKILL during refreshes (${leg.name})`, () => {
     defaultFleet(emu);
     setupUrl = `http://127.0.0.1:${setupPort}`;
     storage = await makeStorage({
-      platform: 'Smartcar', name: 'Smartcar', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
+      platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
       mode: 'simulated', setupPort, setupBind: '127.0.0.1',
     });
     env = { SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin };

@@ -21,7 +21,7 @@ export async function startEmulator(options: Partial<Parameters<typeof SmartcarE
 }
 
 export function pluginConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, setupPort: 0, setupBind: '127.0.0.1', ...extra };
+  return { api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, setupPort: 0, setupBind: '127.0.0.1', ...extra };
 }
 
 /** Runs Smartcar Connect through the emulator (auto-approve) and returns the code it redirects with. */

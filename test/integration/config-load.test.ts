@@ -100,16 +100,16 @@ describe('loading with a bad config', () => {
   });
 
   const garbage: [string, unknown, RegExp][] = [
-    ['null', null, /add clientId and clientSecret /],
-    ['undefined', undefined, /add clientId and clientSecret /],
-    ['a list', [{ clientId: 'cid', clientSecret: 'secret' }], /add clientId and clientSecret /],
-    ['text', 'clientId=cid', /add clientId and clientSecret /],
-    ['a number', 42, /add clientId and clientSecret /],
-    ['the platform block without credentials', { platform: 'Smartcar', name: 'Smartcar' }, /add clientId and clientSecret /],
+    ['null', null, /add applicationId .*, clientId .* and clientSecret /],
+    ['undefined', undefined, /add applicationId .*, clientId .* and clientSecret /],
+    ['a list', [{ clientId: 'cid', clientSecret: 'secret' }], /add applicationId .*, clientId .* and clientSecret /],
+    ['text', 'clientId=cid', /add applicationId .*, clientId .* and clientSecret /],
+    ['a number', 42, /add applicationId .*, clientId .* and clientSecret /],
+    ['the platform block without credentials', { platform: 'Smartcar', name: 'Smartcar' }, /add applicationId .*, clientId .* and clientSecret /],
     ['credentials null', { platform: 'Smartcar', clientId: null, clientSecret: null }, /Config option "clientId" should be text, got null/],
     ['credentials of the wrong type', { platform: 'Smartcar', clientId: ['cid'], clientSecret: { s: 'hidden-secret-1' } },
       /Config option "clientSecret" should be text, got an object \(not shown\); using none/],
-    ['credentials blank', { platform: 'Smartcar', clientId: '  ', clientSecret: '' }, /add clientId and clientSecret /],
+    ['credentials blank', { platform: 'Smartcar', clientId: '  ', clientSecret: '' }, /add applicationId .*, clientId .* and clientSecret /],
   ];
   for (const [label, raw, expected] of garbage) {
     it(`a platform block that is ${label}: no throw, a warning, nothing started`, async () => {

@@ -33,7 +33,7 @@ describe('Done when: a BEV and an ICE car in HomeKit', () => {
     world = await startPlatform(pluginConfig());
     // Connect through the platform's SetupHost, as the setup page does: no restart needed.
     const code = await connectCode(world.platform.authUrl('state-1'));
-    const connected = await world.platform.completeAuthorization(code);
+    const connected = await world.platform.completeAuthorization({ code });
     assert.deepEqual(connected.vehicles.map((v) => v.name).sort(), ['F-150', 'Model 3']);
   });
 

@@ -26,7 +26,7 @@ describe('platform edges', () => {
     const world = await startPlatform({});
     try {
       assert.equal(world.logs.lines.length, 1, world.logs.text());
-      assert.match(world.logs.lines[0]!.message, /clientId and clientSecret.*https:\/\//);
+      assert.match(world.logs.lines[0]!.message, /add applicationId .*, clientId .* and clientSecret .*https:\/\//);
       assert.equal(accessories(world.api).length, 0);
       assert.equal(emu.requests.length, 0);
       assert.deepEqual(world.platform.status(), []);

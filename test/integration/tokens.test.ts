@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { SmartcarClient } from '../../src/smartcar/client.js';
+import { SmartcarClient } from '../../src/smartcar/v2/client.js';
 import { TokenManager } from '../../src/tokens/manager.js';
 import { TokenFileStore } from '../../src/tokens/store.js';
 import { accessoryNamed, hap, pushed, read, tempStorage, waitFor } from '../helpers/homebridge-api.js';
@@ -83,7 +83,7 @@ describe('tokens against the emulator', () => {
 
       // The owner connects again through the setup page: the fault clears without a restart.
       const code = await connectCode(world.platform.authUrl('again'));
-      await world.platform.completeAuthorization(code);
+      await world.platform.completeAuthorization({ code });
       await waitFor('the fault to clear', () => pushed(car, Service.LockMechanism, Characteristic.StatusFault) === 0);
       assert.equal(world.platform.status()[0]!.needsReauth, false);
     } finally {

@@ -36,7 +36,12 @@ describe('readConnectAnswer', () => {
   const read = (q: string) => readConnectAnswer(new URLSearchParams(q));
 
   it('reads a code and its state', () => {
-    assert.deepEqual(read('code=abc&state=s1'), { kind: 'code', code: 'abc', state: 's1' });
+    assert.deepEqual(read('code=abc&state=s1'), { kind: 'code', code: 'abc', userId: undefined, state: 's1' });
+  });
+
+  it('reads the user id of a v3 Connect answer, with or without a code', () => {
+    assert.deepEqual(read('code=abc&user_id=u-1&state=s1'), { kind: 'code', code: 'abc', userId: 'u-1', state: 's1' });
+    assert.deepEqual(read('user_id=u-1&state=s1'), { kind: 'code', code: undefined, userId: 'u-1', state: 's1' });
   });
 
   it('reads an error with Smartcar\'s description and vehicle details', () => {
@@ -47,7 +52,7 @@ describe('readConnectAnswer', () => {
   });
 
   it('calls everything else malformed', () => {
-    for (const q of ['', 'state=s', 'code=&state=s', 'code=a&code=b&state=s', 'code=a&state=s&state=t', `code=${'x'.repeat(513)}&state=s`]) {
+    for (const q of ['', 'state=s', 'code=&state=s', 'code=a&code=b&state=s', 'code=a&state=s&state=t', `code=${'x'.repeat(513)}&state=s`, 'user_id=&state=s', 'user_id=a&user_id=b&state=s', `user_id=${'u'.repeat(513)}&state=s`]) {
       assert.equal(read(q).kind, 'malformed', q);
     }
   });

@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import type { Logging } from 'homebridge';
 
 import type { ConnectedVehicle, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
+import type { ConnectApproval } from '../../src/smartcar/types.js';
 import { SetupServer } from '../../src/setup/server.js';
 
 export const REDIRECT_URI = 'http://localhost:8585/callback';
@@ -26,8 +27,8 @@ export class FakeHost implements SetupHost {
     return `${AUTH_BASE}?response_type=code&state=${encodeURIComponent(state)}`;
   }
 
-  completeAuthorization(code: string): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
-    this.authorizeCalls.push(code);
+  completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+    this.authorizeCalls.push(approval.code ?? `user:${approval.userId ?? ''}`);
     return this.nextConnect instanceof Error ? Promise.reject(this.nextConnect) : Promise.resolve(this.nextConnect);
   }
 

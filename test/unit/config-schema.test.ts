@@ -24,8 +24,8 @@ interface Prop {
 
 const root = new URL('../../', import.meta.url);
 const schema = JSON.parse(readFileSync(new URL('config.schema.json', root), 'utf8')) as { schema: { properties: Record<string, Prop> } };
-const base = { platform: 'Smartcar', name: 'Smartcar', clientId: 'cid', clientSecret: 'csecret' };
-const CREDENTIALS = new Set(['clientId', 'clientSecret']);
+const base = { platform: 'Smartcar', name: 'Smartcar', applicationId: '0b5e5a4c-6f1e-4d8a-9c3b-2f7d1e8a9b10', clientId: 'client_cid', clientSecret: 'csecret' };
+const CREDENTIALS = new Set(['applicationId', 'clientId', 'clientSecret']);
 
 /** Every option by its dotted name, nested objects and their members both. */
 const options: [string, Prop][] = Object.entries(schema.schema.properties).flatMap(([name, prop]) => [
@@ -201,7 +201,7 @@ describe('every option in config.schema.json, fed wrong values', () => {
       const { log, lines } = captureLog();
       assert.equal(normalizeConfig(raw as unknown as Record<string, unknown>, log), undefined);
       assert.equal(lines.length, 1, JSON.stringify(lines));
-      assert.match(lines[0]!.message, /not configured yet: add clientId and clientSecret /);
+      assert.match(lines[0]!.message, /not configured yet: add applicationId .*, clientId .* and clientSecret /);
     });
   }
 

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { normalizeConfig } from '../../src/config.js';
 import { captureLog } from '../helpers/log.js';
 
-const base = { platform: 'Smartcar', name: 'Smartcar', clientId: 'cid', clientSecret: 'csecret' };
+const APPLICATION_ID = '0b5e5a4c-6f1e-4d8a-9c3b-2f7d1e8a9b10';
+const base = { platform: 'Smartcar', name: 'Smartcar', applicationId: APPLICATION_ID, clientId: 'client_cid', clientSecret: 'csecret' };
 
 describe('normalizeConfig', () => {
   it('applies documented defaults without warnings', () => {
@@ -18,6 +19,8 @@ describe('normalizeConfig', () => {
     assert.equal(c.setupBind, '0.0.0.0');
     assert.equal(c.redirectUri, 'http://localhost:8585/callback');
     assert.equal(c.mode, 'live');
+    assert.equal(c.api, 'v3');
+    assert.equal(c.applicationId, APPLICATION_ID);
     assert.equal(c.unitSystem, 'metric');
     assert.equal(c.lowBatteryPercent, 20);
     assert.equal(c.requestTimeoutSeconds, 30);
@@ -32,9 +35,12 @@ describe('normalizeConfig', () => {
   });
 
   for (const [missing, cfg] of [
-    ['clientId', { clientSecret: 's' }],
-    ['clientSecret', { clientId: 'c' }],
-    ['clientId and clientSecret', { clientId: '  ' }],
+    ['clientId', { api: 'v2', clientSecret: 's' }],
+    ['clientSecret', { api: 'v2', clientId: 'c' }],
+    ['clientId and clientSecret', { api: 'v2', clientId: '  ' }],
+    ['applicationId \\(the', { clientId: 'client_c', clientSecret: 's' }],
+    ['clientId \\(the client ID on the', { applicationId: APPLICATION_ID, clientSecret: 's' }],
+    ['applicationId .*, clientId .* and clientSecret \\(the', {}],
   ] as const) {
     it(`missing ${missing}: one line pointing at the docs, nothing returned`, () => {
       const { log, lines } = captureLog();
@@ -44,6 +50,29 @@ describe('normalizeConfig', () => {
       assert.match(lines[0]!.message, /https:\/\//);
     });
   }
+
+  it('v2: the client id is the Application ID, and no applicationId is asked for', () => {
+    const { log, lines } = captureLog();
+    const c = normalizeConfig({ api: 'v2', clientId: APPLICATION_ID, clientSecret: 's' }, log);
+    assert.equal(lines.length, 0);
+    assert.equal(c?.api, 'v2');
+    assert.equal(c?.applicationId, APPLICATION_ID);
+  });
+
+  it('a v2 block switched to v3 (the default) is told which credential goes where, in one line', () => {
+    const { log, lines } = captureLog();
+    assert.equal(normalizeConfig({ clientId: APPLICATION_ID, clientSecret: 's' }, log), undefined);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!.message, /your clientId is a UUID, the Application ID of a v2 setup, so move it to applicationId/);
+    assert.match(lines[0]!.message, /API Credentials tab/);
+    assert.match(lines[0]!.message, /"api": "v2"/);
+  });
+
+  it('v3 with the Application ID in both places names the client_… id as what is missing', () => {
+    const { log, lines } = captureLog();
+    assert.equal(normalizeConfig({ applicationId: APPLICATION_ID, clientId: APPLICATION_ID, clientSecret: 's' }, log), undefined);
+    assert.match(lines[0]!.message, /client ID \(it starts with client_\) in clientId/);
+  });
 
   const cases: { option: Record<string, unknown>; field: string; expected: unknown; warning: RegExp | undefined }[] = [
     { option: { lowBatteryPercent: 150 }, field: 'lowBatteryPercent', expected: 100, warning: /"lowBatteryPercent".*150; using 100/ },
@@ -58,6 +87,7 @@ describe('normalizeConfig', () => {
     { option: { requestTimeoutSeconds: 1 }, field: 'requestTimeoutSeconds', expected: 5, warning: /"requestTimeoutSeconds".*got 1; using 5/ },
     { option: { redirectUri: 'not a url' }, field: 'redirectUri', expected: 'http://localhost:8585/callback', warning: /"redirectUri".*using "http:\/\/localhost:8585\/callback"/ },
     { option: { services: { lock: 'no' } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: true }, warning: /"services.lock" should be true or false, got "no"; using true/ },
+    { option: { api: 'v4' }, field: 'api', expected: 'v3', warning: /"api" must be one of v3, v2, got "v4"; using "v3"/ },
     { option: { services: { pluggedIn: false } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: false }, warning: undefined },
   ];
   for (const { option, field, expected, warning } of cases) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { fractionToPercent } from '../../src/smartcar/client.js';
+import { fractionToPercent } from '../../src/smartcar/v2/client.js';
 import {
   chargingState, displayMake, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
 } from '../../src/vehicle/mappers.js';

@@ -1,10 +1,11 @@
-// SmartcarClient: the v2.0 backend, and the only module that imports the `smartcar` SDK. It never
+// SmartcarClient: the v2.0 API through the official SDK, and the only module that imports it. It never
 // stores tokens; every call is bounded by requestTimeoutSeconds (the SDK alone waits 310 s) and by
 // the platform's shutdown signal, and every error leaves it as one of the kinds in errors.ts.
 import smartcar from 'smartcar';
 
-import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from './errors.js';
-import type { ReadResult, Signal, TokenSet, VehicleBackend, VehicleInfo } from './types.js';
+import { CONNECT_SCOPES } from '../connect.js';
+import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from '../errors.js';
+import type { ReadResult, Signal, TokenSet, VehicleInfo } from '../types.js';
 
 export interface SmartcarClientOptions {
   clientId: string;
@@ -17,8 +18,6 @@ export interface SmartcarClientOptions {
   signal?: AbortSignal;
 }
 
-/** Scopes asked in Connect; all optional, so the owner may decline some and the services follow. */
-export const CONNECT_SCOPES = ['read_vehicle_info', 'read_vin', 'read_security', 'control_security', 'read_battery', 'read_charge', 'read_fuel'];
 
 export const SIGNAL_PATH: Record<Signal, string> = { lock: '/security', battery: '/battery', fuel: '/fuel', charge: '/charge' };
 export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
@@ -27,7 +26,7 @@ const PAGE_SIZE = 50;
 const MAX_PAGES = 20;
 const CHARGE_STATES: readonly string[] = ['CHARGING', 'FULLY_CHARGED', 'NOT_CHARGING'];
 
-export class SmartcarClient implements VehicleBackend {
+export class SmartcarClient {
   private readonly auth: smartcar.AuthClient;
 
   constructor(private readonly options: SmartcarClientOptions) {

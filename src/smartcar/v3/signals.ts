@@ -1,0 +1,198 @@
+// v3 signals → the plugin's snapshot values. Pure, so it is table-tested. The sources disagree on many
+// details (smartcar-v3.md §4, §7): timestamps in seconds, ms or ISO; `kilometers` or `km`; fuel as 0–100
+// with a unit or 0–1 without; the list either keeps ungranted signals as ERROR or leaves them out. Every
+// reading is accepted, and a value that fits none is a failure of that signal, never a guess.
+import { NotCapableError, PermissionError, TransientError, VehicleStateError, type SmartcarProblem } from '../errors.js';
+import type { ChargeState, ReadResult, Signal } from '../types.js';
+import { problemFromV3Error } from './errors.js';
+
+/** One signal as REST lists it (under data[].attributes) or a webhook carries it (flat). */
+export interface SignalResource {
+  code: string;
+  status?: { value?: string; error?: { type?: string; code?: string | null; description?: string } };
+  body?: Record<string, unknown>;
+  meta?: Record<string, unknown>;
+}
+
+export const SIGNAL_CODES: Record<Signal, readonly string[]> = {
+  lock: ['closure-islocked'],
+  battery: ['tractionbattery-stateofcharge'],
+  fuel: ['internalcombustionengine-fuellevel'],
+  // The cable decides "plugged in"; the detailed status (or, without it, isCharging) the charge state.
+  charge: ['charge-ischargingcableconnected', 'charge-detailedchargingstatus', 'charge-ischarging'],
+};
+export const VIN_CODE = 'vehicleidentification-vin';
+
+/** The permission each signal group needs (smartcar-v3.md §4, after HA's mapping). */
+export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
+
+const CHARGE_STATES: readonly string[] = ['CHARGING', 'FULLY_CHARGED', 'NOT_CHARGING'];
+
+/** Epoch ms from a v3 timestamp: a number below 1e12 is seconds, above is ms, a string is ISO-8601. */
+export function parseTimestamp(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
+    return value < 1e12 ? value * 1000 : value;
+  }
+  if (typeof value === 'string' && value.trim() !== '') {
+    const asNumber = Number(value);
+    if (Number.isFinite(asNumber)) {
+      return parseTimestamp(asNumber);
+    }
+    const at = Date.parse(value);
+    return Number.isFinite(at) && at > 0 ? at : undefined;
+  }
+  return undefined;
+}
+
+/** A percent from `{value, unit}`: 0–100 with a percent unit; a bare 0–1 without one is a fraction. */
+export function percentOf(body: Record<string, unknown> | undefined, fractionWithoutUnit: boolean): number | undefined {
+  const value = body?.value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return undefined;
+  }
+  const unit = typeof body?.unit === 'string' ? body.unit.toLowerCase() : undefined;
+  const percent = fractionWithoutUnit && unit === undefined && value <= 1 ? value * 100 : value;
+  return percent >= 0 && percent <= 100 ? percent : undefined;
+}
+
+function bool(body: Record<string, unknown> | undefined): boolean | undefined {
+  return typeof body?.value === 'boolean' ? body.value : undefined;
+}
+
+/** Why a signal did not deliver, in the plugin's error kinds. */
+function signalProblem(resource: SignalResource | undefined, signal: Signal, stored: boolean): SmartcarProblem {
+  const what = `Reading ${SIGNAL_CODES[signal][0]}`;
+  if (resource === undefined) {
+    return stored
+      ? new TransientError(`${what}: not in Smartcar's answer`)
+      : new TransientError(`${what}: Smartcar has no data for this car yet (without a webhook subscription it may serve none)`);
+  }
+  const status = resource.status?.value?.toUpperCase();
+  if (status === 'UNAVAILABLE') {
+    return new TransientError(`${what}: Smartcar says the value is unavailable right now`);
+  }
+  const error = resource.status?.error;
+  const type = error?.type?.toUpperCase();
+  if (type === 'PERMISSION') {
+    return new PermissionError(SIGNAL_SCOPE[signal]);
+  }
+  if (type === 'COMPATIBILITY') {
+    return new NotCapableError(`${what}: the car cannot deliver it (${error?.code ?? 'COMPATIBILITY'})`);
+  }
+  if (type === 'VEHICLE_STATE') {
+    return new VehicleStateError(error?.code ?? 'UNKNOWN', error?.description ?? 'The vehicle could not deliver the value');
+  }
+  if (type !== undefined) {
+    return problemFromV3Error({ type, code: error?.code ?? null, detail: error?.description }, { operation: what, scope: SIGNAL_SCOPE[signal] });
+  }
+  return new TransientError(`${what}: Smartcar's answer could not be read (status ${status ?? 'missing'})`);
+}
+
+function delivered(resource: SignalResource | undefined): resource is SignalResource & { body: Record<string, unknown> } {
+  return resource?.status?.value?.toUpperCase() === 'SUCCESS' && typeof resource.body === 'object' && resource.body !== null;
+}
+
+/**
+ * Maps one signals answer to a ReadResult for the signals asked. `stored`: Smartcar's store held
+ * anything for this car at all (an empty store is "no data yet", not a failure of one signal).
+ */
+export function mapSignals(resources: readonly SignalResource[], signals: readonly Signal[], requests: number): ReadResult {
+  const byCode = new Map(resources.map((r) => [r.code.toLowerCase(), r]));
+  const result: ReadResult = { values: {}, failures: {}, requests };
+  const stored = resources.length > 0;
+  if (!stored) {
+    result.empty = true;
+  }
+  const oemAges: number[] = [];
+  const served: number[] = [];
+  const used = (r: SignalResource): void => {
+    const oem = parseTimestamp(r.meta?.oemUpdatedAt);
+    const retrieved = parseTimestamp(r.meta?.retrievedAt ?? r.meta?.fetchedAt);
+    if (oem !== undefined) {
+      oemAges.push(oem);
+    }
+    if (retrieved !== undefined) {
+      served.push(retrieved);
+    }
+  };
+  for (const signal of signals) {
+    const [main, ...rest] = SIGNAL_CODES[signal].map((c) => byCode.get(c));
+    switch (signal) {
+      case 'lock': {
+        const locked = delivered(main) ? bool(main.body) : undefined;
+        if (locked === undefined) {
+          result.failures.lock = delivered(main) ? new TransientError('Reading closure-islocked: no true/false in it') : signalProblem(main, signal, stored);
+        } else {
+          result.values.locked = locked;
+          used(main!);
+        }
+        break;
+      }
+      case 'battery':
+      case 'fuel': {
+        const percent = delivered(main) ? percentOf(main.body, signal === 'fuel') : undefined;
+        if (percent === undefined) {
+          result.failures[signal] = delivered(main) ? new TransientError(`Reading ${main.code}: no percentage in it`) : signalProblem(main, signal, stored);
+        } else {
+          result.values[signal === 'battery' ? 'batteryPercent' : 'fuelPercent'] = percent;
+          used(main!);
+        }
+        break;
+      }
+      case 'charge': {
+        const [detailed, isCharging] = rest;
+        const plugged = delivered(main) ? bool(main.body) : undefined;
+        let state: ChargeState | undefined;
+        if (delivered(detailed) && typeof detailed.body.value === 'string' && CHARGE_STATES.includes(detailed.body.value.toUpperCase())) {
+          state = detailed.body.value.toUpperCase() as ChargeState;
+          used(detailed);
+        } else if (delivered(isCharging) && bool(isCharging.body) !== undefined) {
+          // Without the detailed status, "not charging" cannot tell a full battery from an idle one.
+          state = bool(isCharging.body) ? 'CHARGING' : 'NOT_CHARGING';
+          used(isCharging);
+        }
+        if (plugged !== undefined) {
+          result.values.pluggedIn = plugged;
+          used(main!);
+        }
+        if (state !== undefined) {
+          result.values.chargeState = state;
+        }
+        if (plugged === undefined && state === undefined) {
+          result.failures.charge = signalProblem(main, signal, stored);
+        }
+        break;
+      }
+    }
+  }
+  const vin = byCode.get(VIN_CODE);
+  if (delivered(vin) && typeof vin.body.value === 'string' && /^[A-HJ-NPR-Z0-9]{11,17}$/i.test(vin.body.value)) {
+    result.vin = vin.body.value.toUpperCase();
+  }
+  if (oemAges.length > 0) {
+    result.values.dataAt = Math.min(...oemAges);
+  }
+  if (served.length > 0) {
+    result.servedAt = Math.max(...served);
+  }
+  return result;
+}
+
+/** A REST signal resource (`{id, type, attributes:{code,…}, meta}`) or a bare/flat one, as SignalResource. */
+export function toSignalResource(raw: unknown): SignalResource | undefined {
+  if (typeof raw !== 'object' || raw === null) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const attributes = typeof r.attributes === 'object' && r.attributes !== null ? r.attributes as Record<string, unknown> : r;
+  if (typeof attributes.code !== 'string') {
+    return undefined;
+  }
+  const meta = (typeof r.meta === 'object' && r.meta !== null ? r.meta : attributes.meta) as Record<string, unknown> | undefined;
+  return {
+    code: attributes.code,
+    ...(typeof attributes.status === 'object' && attributes.status !== null ? { status: attributes.status } : {}),
+    ...(typeof attributes.body === 'object' && attributes.body !== null ? { body: attributes.body as Record<string, unknown> } : {}),
+    ...(meta ? { meta } : {}),
+  };
+}
