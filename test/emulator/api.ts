@@ -35,6 +35,7 @@ interface Endpoint {
 interface VehicleCall {
   v: EmulatedVehicle;
   auth: Authorization;
+  state: EmulatorState;
   units: UnitSystem;
   body: string;
   query: URLSearchParams;
@@ -134,8 +135,10 @@ const ROUTES: Record<string, Endpoint> = {
   },
   'DELETE /application': {
     permission: null, billable: false, reachesVehicle: false, data: false,
-    run: ({ v, auth }) => {
+    // This token's authorization loses the vehicle (other tokens keep it), and the shared connection goes (v3 sees it).
+    run: ({ v, auth, state }) => {
       auth.vehicles.delete(v.id);
+      state.dropConnection(auth.userId, v.id);
       return { status: 'success' };
     },
   },
@@ -236,7 +239,7 @@ async function vehicleRequest(
       await sleep(deps.commandLatencyMs());
     }
     const now = deps.clock.now();
-    const result = await endpoint.run({ v, auth, units, body, query, now });
+    const result = await endpoint.run({ v, auth, state: deps.state, units, body, query, now });
     const headers: Record<string, string> = { 'content-type': JSON_TYPE };
     if (endpoint.data) {
       headers['sc-data-age'] = new Date(v.dataAt).toISOString();

@@ -1,10 +1,12 @@
 // The `/_emulator/*` JSON control API: the in-process controls over HTTP, for out-of-process users
-// (the `npm start` demo, Homebridge end-to-end tests). Local test tool only, so no auth.
+// (the `npm start` demo, Homebridge end-to-end tests), v2 and v3 alike. Local test tool only, so no auth.
 import type { SmartcarEmulator } from './emulator.js';
 import type { Fault, FaultMatch } from './faults.js';
 import type { Ctx, Reply } from './http.js';
 import { json, parseJson } from './http.js';
 import { defaultFleet } from './fleet.js';
+import type { ConnectOptions } from './emulator.js';
+import { checkReadings } from './v3/readings.js';
 
 type Body = Record<string, unknown>;
 
@@ -53,9 +55,13 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
   const m = ctx.method;
   const vehicleMatch = /^\/_emulator\/vehicles\/([^/]+)$/.exec(path);
   const billedMatch = /^\/_emulator\/billed\/([^/]+)$/.exec(path);
+  const connectionMatch = /^\/_emulator\/connections\/([^/]+)$/.exec(path);
 
   if (m === 'GET' && path === '/_emulator/state') {
-    return { now: emu.clock.now(), ...emu.state.snapshot(), faults: emu.faults.list() };
+    return {
+      now: emu.clock.now(), ...emu.state.snapshot(), faults: emu.faults.list(), readings: emu.readings, origins: emu.origins,
+      webhooks: emu.webhooks(), subscriptions: emu.subscriptions(),
+    };
   }
   if (m === 'POST' && path === '/_emulator/users') {
     const b = bodyOf(ctx);
@@ -95,6 +101,54 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
     const b = bodyOf(ctx);
     emu.expireAccessTokens(typeof b.userId === 'string' ? b.userId : undefined);
     return { ok: true };
+  }
+  if (m === 'POST' && path === '/_emulator/connections') {
+    const b = bodyOf(ctx);
+    const opts: ConnectOptions = {};
+    const vehicleIds = optionalStrings(b, 'vehicleIds');
+    const scope = optionalStrings(b, 'scope');
+    if (vehicleIds) {
+      opts.vehicleIds = vehicleIds;
+    }
+    if (scope) {
+      opts.scope = scope;
+    }
+    if (b.mode !== undefined) {
+      opts.mode = b.mode as ConnectOptions['mode'];
+    }
+    if (b.externalId !== undefined) {
+      opts.externalId = str(b, 'externalId');
+    }
+    return { connections: emu.connect(str(b, 'userId'), opts) };
+  }
+  if (m === 'GET' && path === '/_emulator/connections') {
+    return { connections: emu.connections() };
+  }
+  if (connectionMatch && m === 'DELETE') {
+    emu.removeConnection(decodeURIComponent(connectionMatch[1]!));
+    return { ok: true };
+  }
+  if (m === 'POST' && path === '/_emulator/app-tokens/expire') {
+    emu.expireAppTokens();
+    return { ok: true };
+  }
+  if (m === 'POST' && path === '/_emulator/webhooks') {
+    const b = bodyOf(ctx);
+    return emu.addWebhook({
+      name: str(b, 'name'), callbackUri: str(b, 'callbackUri'),
+      ...(typeof b.isEnabled === 'boolean' ? { isEnabled: b.isEnabled } : {}),
+      ...(typeof b.autoSubscribe === 'boolean' ? { autoSubscribe: b.autoSubscribe } : {}),
+    });
+  }
+  if (m === 'GET' && path === '/_emulator/webhooks') {
+    return { webhooks: emu.webhooks() };
+  }
+  if (m === 'POST' && path === '/_emulator/subscriptions') {
+    const b = bodyOf(ctx);
+    return emu.subscribe(str(b, 'vehicleId'), b.webhookId === undefined ? undefined : str(b, 'webhookId'));
+  }
+  if (m === 'GET' && path === '/_emulator/subscriptions') {
+    return { subscriptions: emu.subscriptions() };
   }
   if (m === 'POST' && path === '/_emulator/tokens/revoke') {
     emu.revokeTokens(str(bodyOf(ctx), 'userId'));
@@ -147,7 +201,13 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
     if (b.autoApprove !== undefined) {
       emu.autoApprove = b.autoApprove as SmartcarEmulator['autoApprove'];
     }
-    return { ok: true };
+    if (b.longRunningAfterMs !== undefined) {
+      emu.longRunningAfterMs = num(b, 'longRunningAfterMs');
+    }
+    if (b.readings !== undefined) {
+      Object.assign(emu.readings, checkReadings(b.readings));
+    }
+    return { ok: true, readings: emu.readings };
   }
   return undefined;
 }

@@ -1,9 +1,15 @@
-// SmartcarEmulator: wires clock, state, Connect/token, the v2.0 API and the control API onto one
-// server, and exposes the in-process test controls documented in README.md.
+// SmartcarEmulator: one world (clock, users, vehicles, connections, limits, faults, request log)
+// served by four listeners: the v2 origin (Connect, the v2 token endpoint, the v2.0 API and the
+// control API), the IAM host, the v3 vehicle host and the v3 management host. Each listener answers
+// only its own paths, so a call sent to the wrong host fails. Exposes the in-process test controls
+// documented in README.md.
+import { randomBytes } from 'node:crypto';
 import { beforeFlush, recordSecrets } from '../helpers/suite-capture.js';
 import type { ApiDeps } from './api.js';
 import { handleApi } from './api.js';
 import { EmulatorClock } from './clock.js';
+import type { Connection, ConnectionMode } from './connections.js';
+import { connectionView } from './connections.js';
 import { handleControl } from './control.js';
 import { apiError, errorBody } from './errors.js';
 import type { Fault, FaultMatch } from './faults.js';
@@ -19,6 +25,16 @@ import type { IssuedTokens } from './state.js';
 import { EmulatorState, isPermission } from './state.js';
 import type { EmulatedVehicle, Permission, VehicleInit } from './vehicles.js';
 import { mergeVehicle } from './vehicles.js';
+import { handleV3 } from './v3/api.js';
+import type { V3Deps } from './v3/context.js';
+import type { V3Credentials } from './v3/iam.js';
+import { AppTokens, iamNotFound, iamToken } from './v3/iam.js';
+import { handleManagement } from './v3/management.js';
+import type { V3Readings } from './v3/readings.js';
+import { checkReadings, DEFAULT_READINGS } from './v3/readings.js';
+import { SignalStore } from './v3/store.js';
+import type { Subscription, Webhook, WebhookInit } from './v3/webhooks.js';
+import { WebhookBook } from './v3/webhooks.js';
 
 export type AutoApprove = false | { email?: string; vehicleIds?: string[] };
 
@@ -34,9 +50,25 @@ export interface EmulatorOptions {
   monthlyRequestLimit?: number | null;
   autoApprove?: AutoApprove;
   log?: (line: string) => void;
+  /** API Credentials for the IAM token endpoint. Default: a random `client_…` id and secret (emu.v3Credentials). */
+  v3?: V3Credentials;
+  /** Readings of the unconfirmed v3 behaviours (v3/readings.ts); also mutable later as emu.readings.X. */
+  readings?: Partial<V3Readings>;
+  /** v3 commands whose latency (commandLatencyMs) exceeds this answer 202 and stream the outcome. Default 175 000. */
+  longRunningAfterMs?: number;
+  /** Ports of the IAM, v3 vehicle and management listeners (default 0 = any free port). */
+  ports?: { iam?: number; v3?: number; management?: number };
 }
 
+/** Which listener a request came to. */
+export type Host = 'api' | 'iam' | 'v3' | 'management';
+
+export interface Origins { api: string; auth: string; connect: string; iam: string; v3: string; management: string }
+
+export interface ConnectOptions { vehicleIds?: string[]; scope?: string[]; mode?: ConnectionMode; externalId?: string }
+
 export interface RequestLogEntry {
+  host: Host;
   /** When the answer went out (emulator clock). */
   at: number;
   /** When the request arrived: a delayed answer is logged late but was sent early. */
@@ -50,6 +82,7 @@ export interface RequestLogEntry {
 }
 
 export const DEFAULT_VEHICLE_THROTTLE: ThrottleOptions = { limit: 60, windowMs: 60_000 };
+export const DEFAULT_LONG_RUNNING_AFTER_MS = 175_000;
 
 export class SmartcarEmulator {
   readonly clock = new EmulatorClock();
@@ -57,11 +90,19 @@ export class SmartcarEmulator {
   readonly faults = new FaultBook();
   readonly limits: VehicleLimits;
   readonly requests: RequestLogEntry[] = [];
+  /** The live readings object: assign a field to switch a behaviour at runtime. */
+  readonly readings: V3Readings;
+  readonly v3Credentials: V3Credentials;
   commandLatencyMs: number;
+  longRunningAfterMs: number;
   autoApprove: AutoApprove;
   private readonly oauth: OAuth;
   private readonly apiDeps: ApiDeps;
+  private readonly v3Deps: V3Deps;
+  private readonly appTokens: AppTokens;
+  private readonly webhookBook: WebhookBook;
   private http: HttpServer | undefined;
+  private readonly listeners: Partial<Record<Exclude<Host, 'api'>, HttpServer>> = {};
   private readonly logLine: (line: string) => void;
   private stopRecording: () => unknown = () => undefined;
 
@@ -74,6 +115,14 @@ export class SmartcarEmulator {
       options.vehicleThrottle === undefined ? { ...DEFAULT_VEHICLE_THROTTLE } : options.vehicleThrottle,
       options.monthlyRequestLimit ?? null);
     this.commandLatencyMs = options.commandLatencyMs ?? 0;
+    this.longRunningAfterMs = options.longRunningAfterMs ?? DEFAULT_LONG_RUNNING_AFTER_MS;
+    this.readings = { ...DEFAULT_READINGS, ...checkReadings(options.readings ?? {}) };
+    this.v3Credentials = options.v3 ? { ...options.v3 } : {
+      clientId: `client_${randomBytes(12).toString('hex')}`, clientSecret: randomBytes(24).toString('hex'),
+    };
+    if (!this.v3Credentials.clientId || !this.v3Credentials.clientSecret) {
+      throw new Error('SmartcarEmulator: v3 needs clientId and clientSecret');
+    }
     this.autoApprove = options.autoApprove ?? false;
     this.logLine = options.log ?? (() => undefined);
     this.oauth = new OAuth({
@@ -84,18 +133,44 @@ export class SmartcarEmulator {
       clock: this.clock,
       faults: this.faults,
       autoApprove: () => this.autoApprove,
+      redirectReading: () => this.readings.redirect,
+      connectParam: () => this.readings.connectParam,
     });
     this.apiDeps = { state: this.state, clock: this.clock, faults: this.faults, limits: this.limits, commandLatencyMs: () => this.commandLatencyMs };
+    this.appTokens = new AppTokens(this.clock);
+    this.webhookBook = new WebhookBook(this.clock);
+    this.state.onConnect.push((c) => this.webhookBook.autoSubscribe(c));
+    this.state.onDisconnect.push((c) => this.webhookBook.dropConnection(c));
+    this.v3Deps = {
+      state: this.state, clock: this.clock, faults: this.faults, limits: this.limits, readings: this.readings,
+      appTokens: this.appTokens, webhooks: this.webhookBook, store: new SignalStore(this.clock),
+      commandLatencyMs: () => this.commandLatencyMs, longRunningAfterMs: () => this.longRunningAfterMs,
+      origin: (host) => this.origins[host],
+    };
   }
 
   static async start(options: EmulatorOptions): Promise<SmartcarEmulator> {
     const emu = new SmartcarEmulator(options);
+    const v3 = emu.v3Credentials;
     // The whole-suite secrets check (test/zz-suite) proves none of these ever reaches captured output.
-    recordSecrets('emulator', [options.clientSecret, Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')]);
-    emu.stopRecording = beforeFlush(() => recordSecrets('emulator', emu.state.issuedTokens()));
-    emu.http = await startHttpServer(options.host ?? '127.0.0.1', options.port ?? 0, (ctx) => emu.dispatch(ctx),
-      (err) => emu.logLine(`emulator error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
-    emu.logLine(`smartcar emulator listening on ${emu.origin}`);
+    recordSecrets('emulator', [
+      options.clientSecret, Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64'),
+      v3.clientSecret, Buffer.from(`${v3.clientId}:${v3.clientSecret}`).toString('base64'),
+    ]);
+    emu.stopRecording = beforeFlush(() => recordSecrets('emulator', emu.issuedSecrets()));
+    const host = options.host ?? '127.0.0.1';
+    const onError = (err: unknown): void => emu.logLine(`emulator error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    try {
+      emu.http = await startHttpServer(host, options.port ?? 0, (ctx) => emu.dispatch(ctx), onError);
+      emu.listeners.iam = await startHttpServer(host, options.ports?.iam ?? 0, (ctx) => emu.serve('iam', ctx), onError);
+      emu.listeners.v3 = await startHttpServer(host, options.ports?.v3 ?? 0, (ctx) => emu.serve('v3', ctx), onError);
+      emu.listeners.management = await startHttpServer(host, options.ports?.management ?? 0, (ctx) => emu.serve('management', ctx), onError);
+    } catch (err) {
+      await emu.close();
+      throw err;
+    }
+    const o = emu.origins;
+    emu.logLine(`smartcar emulator listening on ${o.api} (iam ${o.iam}, v3 ${o.v3}, management ${o.management})`);
     return emu;
   }
 
@@ -107,11 +182,67 @@ export class SmartcarEmulator {
     return this.http.origin;
   }
 
+  /**
+   * Every host's origin (scheme://host:port, no path). api/auth/connect are `origin`; v3 calls go to
+   * `${origins.v3}/v3/...`, management calls to `${origins.management}/v3/...`, tokens to `${origins.iam}/oauth2/token`.
+   */
+  get origins(): Origins {
+    const of = (h: Exclude<Host, 'api'>): string => {
+      const l = this.listeners[h];
+      if (!l) {
+        throw new Error('emulator not started');
+      }
+      return l.origin;
+    };
+    return { api: this.origin, auth: this.origin, connect: this.origin, iam: of('iam'), v3: of('v3'), management: of('management') };
+  }
+
   async close(): Promise<void> {
-    recordSecrets('emulator', this.state.issuedTokens());
+    recordSecrets('emulator', this.issuedSecrets());
     this.stopRecording();
-    await this.http?.close();
+    const all = [this.http, this.listeners.iam, this.listeners.v3, this.listeners.management];
     this.http = undefined;
+    delete this.listeners.iam;
+    delete this.listeners.v3;
+    delete this.listeners.management;
+    await Promise.all(all.map((l) => (l ? l.close() : Promise.resolve())));
+  }
+
+  private issuedSecrets(): string[] {
+    return [...this.state.issuedTokens(), ...this.appTokens.all()];
+  }
+
+  private record(host: Host, ctx: Ctx, receivedAt: number, reply: Reply): Reply {
+    const entry: RequestLogEntry = {
+      host, at: this.clock.now(), receivedAt, method: ctx.method, path: ctx.url.pathname, status: reply.status, billed: reply.log?.billed ?? 0,
+    };
+    if (reply.log?.vehicleId) {
+      entry.vehicleId = reply.log.vehicleId;
+    }
+    if (reply.log?.userId) {
+      entry.userId = reply.log.userId;
+    }
+    this.requests.push(entry);
+    const where = host === 'api' ? '' : `[${host}] `;
+    const held = reply.stream ? ' (held)' : '';
+    this.logLine(`${where}${ctx.method} ${ctx.url.pathname}${ctx.url.search} → ${reply.fault ?? reply.status}${held}${entry.billed ? ` (billed ${entry.billed})` : ''}`);
+    return reply;
+  }
+
+  /** The IAM, v3 and management listeners: each knows only its own paths. */
+  private async serve(host: Exclude<Host, 'api'>, ctx: Ctx): Promise<Reply> {
+    const receivedAt = this.clock.now();
+    let reply: Reply;
+    if (host === 'iam') {
+      reply = ctx.url.pathname === '/oauth2/token'
+        ? await iamToken(ctx, { credentials: this.v3Credentials, readings: this.readings, clock: this.clock, faults: this.faults, tokens: this.appTokens })
+        : iamNotFound(ctx);
+    } else if (host === 'v3') {
+      reply = await handleV3(ctx, this.v3Deps);
+    } else {
+      reply = handleManagement(ctx, this.v3Deps);
+    }
+    return this.record(host, ctx, receivedAt, reply);
   }
 
   private async dispatch(ctx: Ctx): Promise<Reply> {
@@ -136,16 +267,7 @@ export class SmartcarEmulator {
       const err = apiError('RESOURCE_NOT_FOUND', 'PATH');
       reply = json(404, errorBody(err.spec, ctx.requestId));
     }
-    const entry: RequestLogEntry = { at: this.clock.now(), receivedAt, method: ctx.method, path, status: reply.status, billed: reply.log?.billed ?? 0 };
-    if (reply.log?.vehicleId) {
-      entry.vehicleId = reply.log.vehicleId;
-    }
-    if (reply.log?.userId) {
-      entry.userId = reply.log.userId;
-    }
-    this.requests.push(entry);
-    this.logLine(`${ctx.method} ${path}${ctx.url.search} → ${reply.fault ?? reply.status}${entry.billed ? ` (billed ${entry.billed})` : ''}`);
-    return reply;
+    return this.record('api', ctx, receivedAt, reply);
   }
 
   // ---- fleet ------------------------------------------------------------------------------
@@ -177,8 +299,8 @@ export class SmartcarEmulator {
 
   // ---- tokens -----------------------------------------------------------------------------
 
-  /** An authorization as if the user had gone through Connect, without the pages. */
-  issueTokens(userId: string, opts: { vehicleIds?: string[]; scope?: string[] } = {}): IssuedTokens {
+  /** Granted permissions per vehicle for an in-process "Connect" (scope ∩ capabilities, like the pages). */
+  private grantFor(userId: string, opts: { vehicleIds?: string[]; scope?: string[] }): Map<string, Permission[]> {
     if (!this.state.users.has(userId)) {
       throw new Error(`unknown user ${userId}`);
     }
@@ -199,7 +321,37 @@ export class SmartcarEmulator {
       }
       granted.set(id, EmulatorState.grant(v, scope));
     }
+    return granted;
+  }
+
+  /** An authorization as if the user had gone through Connect, without the pages; connects the vehicles too. */
+  issueTokens(userId: string, opts: { vehicleIds?: string[]; scope?: string[] } = {}): IssuedTokens {
+    const granted = this.grantFor(userId, opts);
+    this.state.connect(userId, 'live', granted);
     return this.state.createAuthorization(userId, 'live', granted);
+  }
+
+  /** The v3 equivalent of issueTokens: connections as if the user had approved Connect, no tokens. */
+  connect(userId: string, opts: ConnectOptions = {}): Connection[] {
+    const mode = opts.mode ?? 'live';
+    if (mode !== 'live' && mode !== 'simulated') {
+      throw new Error(`connect: mode must be live or simulated, got ${String(mode)}`);
+    }
+    return this.state.connect(userId, mode, this.grantFor(userId, opts), opts.externalId ?? null).map(connectionView);
+  }
+
+  /** Every connection, oldest first (copies). */
+  connections(): Connection[] {
+    return this.state.connections.list().map(connectionView);
+  }
+
+  /** Disconnects as DELETE /v3/connections/{id} does (v2 loses the vehicle too). */
+  removeConnection(connectionId: string): void {
+    const c = this.state.connections.get(connectionId);
+    if (!c) {
+      throw new Error(`unknown connection ${connectionId}`);
+    }
+    this.state.disconnect(c.userId, c.vehicleId);
   }
 
   expireAccessTokens(userId?: string): void {
@@ -208,6 +360,42 @@ export class SmartcarEmulator {
 
   revokeTokens(userId: string): void {
     this.state.revokeTokens(userId);
+  }
+
+  /** Every app token issued so far expires now (→ 401 AUTHENTICATION/UNAUTHORIZED on v3 and management). */
+  expireAppTokens(): void {
+    this.appTokens.expireAll();
+  }
+
+  // ---- webhooks and subscriptions (management API; delivery is not emulated) ---------------------
+
+  /** A webhook as made in the Dashboard (the API cannot create one). */
+  addWebhook(init: WebhookInit): Webhook {
+    return { ...this.webhookBook.addWebhook(init) };
+  }
+
+  webhooks(): Webhook[] {
+    return [...this.webhookBook.webhooks.values()].map((w) => ({ ...w }));
+  }
+
+  /**
+   * Subscribes the vehicle's connection to a webhook (default: the first one, made if there is none);
+   * returns the existing subscription when there already is one.
+   */
+  subscribe(vehicleId: string, webhookId?: string): Subscription {
+    const c = this.state.connections.ofVehicle(vehicleId);
+    if (!c) {
+      throw new Error(`vehicle ${vehicleId} has no connection`);
+    }
+    const id = webhookId ?? this.webhooks()[0]?.id ?? this.addWebhook({ name: 'Emulator webhook', callbackUri: 'https://example.invalid/webhook' }).id;
+    if (!this.webhookBook.webhooks.has(id)) {
+      throw new Error(`unknown webhook ${id}`);
+    }
+    return { ...this.webhookBook.subscribe(id, c.userId, vehicleId).sub };
+  }
+
+  subscriptions(): Subscription[] {
+    return this.webhookBook.list().map((s) => ({ ...s }));
   }
 
   // ---- faults, log, billing ---------------------------------------------------------------

@@ -16,6 +16,11 @@ export interface Reply {
   body: string;
   /** Network-level faults: destroy the socket, or send a truncated JSON body. */
   fault?: 'drop' | 'malformed';
+  /**
+   * A held answer (v3 long-running command): status and headers go out at once without a
+   * content-length (chunked), `body` (if any) is written, then whatever this resolves to, then the end.
+   */
+  stream?: () => Promise<string>;
   /** For the request log. */
   log?: { vehicleId?: string; userId?: string; billed?: number };
 }

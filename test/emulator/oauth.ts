@@ -1,6 +1,8 @@
-// Smartcar Connect (authorize, re-authenticate, sign-in and grant pages) and the OAuth token
+// Smartcar Connect (authorize, re-authenticate, sign-in and grant pages) and the v2 OAuth token
 // endpoint, per reference §2 and the test/simulated login conventions of §9. A bad client or
 // redirect URI gets an error page, never a redirect; every other problem goes back as `error=`.
+// Approval creates the application's connections at once (v3 never exchanges the code, v3 ref §2.4)
+// and the redirect carries `user_id` (and `external_id`), with or without `code` per the reading.
 import { randomUUID } from 'node:crypto';
 import type { EmulatorClock } from './clock.js';
 import type { Fault, FaultBook } from './faults.js';
@@ -8,7 +10,7 @@ import type { Ctx, Reply } from './http.js';
 import { header, html, json, redirect, sleep } from './http.js';
 import { errorPage, pickerPage, signInPage } from './pages.js';
 import type { EmulatorState, Mode, User } from './state.js';
-import { EmulatorState as State, isPermission } from './state.js';
+import { connectionMode, EmulatorState as State, isPermission } from './state.js';
 import type { EmulatedVehicle, Permission, Powertrain, VehicleInit } from './vehicles.js';
 import { isKnownError } from './errors.js';
 
@@ -20,6 +22,9 @@ export interface OAuthDeps {
   clock: EmulatorClock;
   faults: FaultBook;
   autoApprove: () => false | { email?: string; vehicleIds?: string[] };
+  /** v3 readings `redirect` and `connectParam` (v3 ref §7.4, §7.5). */
+  redirectReading?: () => 'code-and-user-id' | 'user-id-only';
+  connectParam?: () => 'client_id' | 'either';
 }
 
 interface ConnectSession {
@@ -36,6 +41,8 @@ interface ConnectSession {
   singleVin: string | null;
   reauthVehicleId: string | null;
   userId: string | null;
+  /** Connect's `external_id` (v3): echoed in the redirect and stored on the connections. */
+  externalId: string | null;
   expiresAt: number;
 }
 
@@ -86,7 +93,9 @@ export class OAuth {
     if (ctx.method !== 'GET') {
       return html(405, errorPage('Method not allowed', 'Open this page with GET.'));
     }
-    if (q.get('client_id') !== this.deps.clientId) {
+    const either = this.deps.connectParam?.() === 'either';
+    const clientId = q.get('client_id') ?? (either ? q.get('application_id') : null);
+    if (clientId !== this.deps.clientId) {
       return html(400, errorPage('Invalid client', 'The client_id is missing or not registered with Smartcar.'));
     }
     const given = q.get('redirect_uri');
@@ -129,7 +138,7 @@ export class OAuth {
     const session: ConnectSession = {
       id: randomUUID(), flow, redirectUri, redirectExplicit: given !== null, scope, required, state: base.state, mode,
       single: q.get('single_select') === 'true', singleVin: q.get('single_select_vin'), reauthVehicleId, userId: null,
-      expiresAt: this.deps.clock.now() + SESSION_TTL_MS,
+      externalId: q.get('external_id'), expiresAt: this.deps.clock.now() + SESSION_TTL_MS,
     };
     this.sessions.set(session.id, session);
 
@@ -297,11 +306,19 @@ export class OAuth {
       }
       granted.set(id, State.grant(v, s.scope));
     }
-    const code = state.createCode({
-      clientId: this.deps.clientId, redirectUri: s.redirectExplicit ? s.redirectUri : null,
-      userId: s.userId!, mode: s.mode, vehicles: granted,
-    });
-    return this.back(s, { code: code.code });
+    state.connect(s.userId!, connectionMode(s.mode), granted, s.externalId);
+    const params: Record<string, string> = {};
+    if ((this.deps.redirectReading?.() ?? 'code-and-user-id') === 'code-and-user-id') {
+      params.code = state.createCode({
+        clientId: this.deps.clientId, redirectUri: s.redirectExplicit ? s.redirectUri : null,
+        userId: s.userId!, mode: s.mode, vehicles: granted,
+      }).code;
+    }
+    params.user_id = s.userId!;
+    if (s.externalId !== null) {
+      params.external_id = s.externalId;
+    }
+    return this.back(s, params);
   }
 
   // ---- token endpoint ------------------------------------------------------------------------

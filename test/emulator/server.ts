@@ -1,5 +1,6 @@
-// The emulator's single node:http server: reads bodies, gives every request an `sc-request-id`,
-// writes the route modules' replies and carries out network faults (dropped socket, broken body).
+// One node:http listener (the emulator runs one per host): reads bodies, gives every request an
+// `sc-request-id`, writes the route modules' replies (held, chunked ones included) and carries out
+// network faults (dropped socket, broken body).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
@@ -29,12 +30,26 @@ function readBody(req: IncomingMessage): Promise<string | null> {
   });
 }
 
-function write(res: ServerResponse, reply: Reply, requestId: string): void {
+function write(res: ServerResponse, reply: Reply, requestId: string, onError: (err: unknown) => void): void {
   if (reply.fault === 'drop') {
     res.socket?.destroy();
     return;
   }
   const headers: Record<string, string> = { ...reply.headers, 'sc-request-id': requestId };
+  const stream = reply.stream;
+  if (stream && !reply.fault) {
+    // No content-length: Node sends `transfer-encoding: chunked` and the client sees the status now.
+    res.writeHead(reply.status, headers);
+    res.flushHeaders();
+    if (reply.body !== '') {
+      res.write(reply.body);
+    }
+    stream().then((rest) => res.end(rest), (err: unknown) => {
+      onError(err);
+      res.destroy();
+    });
+    return;
+  }
   let body = reply.body;
   if (reply.fault === 'malformed') {
     headers['content-type'] = 'application/json; charset=utf-8';
@@ -52,7 +67,7 @@ export async function startHttpServer(
     void (async () => {
       const body = await readBody(req);
       if (body === null) {
-        write(res, json(413, { error: 'payload_too_large' }), requestId);
+        write(res, json(413, { error: 'payload_too_large' }), requestId, onError);
         return;
       }
       const ctx: Ctx = {
@@ -62,11 +77,11 @@ export async function startHttpServer(
         body,
         requestId,
       };
-      write(res, await handle(ctx), requestId);
+      write(res, await handle(ctx), requestId, onError);
     })().catch((err: unknown) => {
       onError(err);
       if (!res.headersSent) {
-        write(res, json(500, { type: 'SERVER', code: 'INTERNAL', description: 'Emulator bug: see the emulator log.' }), requestId);
+        write(res, json(500, { type: 'SERVER', code: 'INTERNAL', description: 'Emulator bug: see the emulator log.' }), requestId, onError);
       }
     });
   });

@@ -1,8 +1,11 @@
-// Everything the emulator remembers: users, vehicles, authorizations (what one Connect run granted),
-// authorization codes and tokens. Token rules follow reference §2.3: access 2 h, refresh 60 days,
-// refresh tokens rotate and the used one keeps working for a grace period.
+// Everything the emulator remembers: users, vehicles, the application's connections (shared by v2
+// and v3), v2 authorizations (what one Connect run granted), authorization codes and tokens. Token
+// rules follow reference §2.3: access 2 h, refresh 60 days, refresh tokens rotate and the used one
+// keeps working for a grace period.
 import { randomUUID } from 'node:crypto';
 import type { EmulatorClock } from './clock.js';
+import type { Connection, ConnectionMode } from './connections.js';
+import { ConnectionBook } from './connections.js';
 import type { EmulatedVehicle, Permission, VehicleInit } from './vehicles.js';
 import { createVehicle, PERMISSIONS } from './vehicles.js';
 
@@ -42,15 +45,66 @@ export interface IssuedTokens { accessToken: string; refreshToken: string; expir
 
 export const isPermission = (s: string): s is Permission => (PERMISSIONS as readonly string[]).includes(s);
 
+/** v3 knows live and simulated; Connect's deprecated `test` mode is simulated. */
+export const connectionMode = (mode: Mode): ConnectionMode => (mode === 'live' ? 'live' : 'simulated');
+
 export class EmulatorState {
   readonly users = new Map<string, User>();
   readonly vehicles = new Map<string, EmulatedVehicle>();
   readonly authorizations = new Map<string, Authorization>();
   readonly codes = new Map<string, AuthCode>();
+  readonly connections: ConnectionBook;
+  /** Called after a connection is removed (v3 subscriptions go with it). */
+  readonly onDisconnect: ((c: Connection) => void)[] = [];
+  /** Called after a connection is created (webhooks with autoSubscribe pick it up). */
+  readonly onConnect: ((c: Connection) => void)[] = [];
   private readonly accessTokens = new Map<string, AccessToken>();
   private readonly refreshTokens = new Map<string, RefreshToken>();
 
-  constructor(private readonly clock: EmulatorClock, public refreshGraceMs: number) {}
+  constructor(private readonly clock: EmulatorClock, public refreshGraceMs: number) {
+    this.connections = new ConnectionBook(clock);
+  }
+
+  /** Connect approval, issueTokens and emu.connect: create or update each vehicle's connection. */
+  connect(userId: string, mode: ConnectionMode, granted: Map<string, Permission[]>, externalId: string | null = null): Connection[] {
+    return [...granted].map(([vehicleId, permissions]) => {
+      const known = this.connections.find(userId, vehicleId) !== undefined;
+      const c = this.connections.upsert(userId, vehicleId, permissions, mode, externalId);
+      if (!known) {
+        for (const fn of this.onConnect) {
+          fn(c);
+        }
+      }
+      return c;
+    });
+  }
+
+  /**
+   * Disconnect through either API: the connection goes, and the vehicle leaves every v2 authorization
+   * of that user (the app's access is revoked, not one token's). Returns false when there was none.
+   */
+  disconnect(userId: string, vehicleId: string): boolean {
+    let removed = false;
+    for (const auth of this.authorizations.values()) {
+      if (auth.userId === userId && auth.vehicles.delete(vehicleId)) {
+        removed = true;
+      }
+    }
+    return this.dropConnection(userId, vehicleId) || removed;
+  }
+
+  /** Removes only the shared connection (v2 DELETE /application keeps the user's other tokens, as the v2 suite pins). */
+  dropConnection(userId: string, vehicleId: string): boolean {
+    const c = this.connections.find(userId, vehicleId);
+    if (!c) {
+      return false;
+    }
+    this.connections.delete(c.id);
+    for (const fn of this.onDisconnect) {
+      fn(c);
+    }
+    return true;
+  }
 
   /** Every access and refresh token ever issued: leak tests search captured logs for them. */
   issuedTokens(): string[] {
@@ -166,6 +220,7 @@ export class EmulatorState {
       authorizations: [...this.authorizations.values()].map((a) => ({
         id: a.id, userId: a.userId, mode: a.mode, revoked: a.revoked, vehicles: Object.fromEntries(a.vehicles),
       })),
+      connections: this.connections.list(),
     };
   }
 }

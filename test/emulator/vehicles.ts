@@ -1,6 +1,6 @@
-// Emulated vehicle state (BEV, PHEV, ICE), its v2.0 read bodies in metric or imperial units, and
-// the command rules of reference §5.2/§9: a command either fails with the documented VEHICLE_STATE
-// error or changes the state and its data timestamp.
+// Emulated vehicle state (BEV, PHEV, ICE), shared by v2 and v3, its v2.0 read bodies in metric or
+// imperial units, and the command rules of reference §5.2/§9 (both APIs use them): a command either
+// fails with the documented VEHICLE_STATE error or changes the state and its data timestamp.
 import { randomUUID, randomInt } from 'node:crypto';
 import { apiError } from './errors.js';
 
@@ -44,6 +44,8 @@ export interface EmulatedVehicle {
   location: { latitude: number; longitude: number };
   tirePressureKpa: { frontLeft: number; frontRight: number; backLeft: number; backRight: number };
   oilLifeRemaining: number | null;
+  /** 12 V battery state of charge, 0–1 (v3 signal lowvoltagebattery-stateofcharge; v2 has no endpoint). */
+  lowVoltageBattery: number;
   motion: 'PARKED' | 'DRIVING';
   reachable: boolean;
   asleep: boolean;
@@ -126,6 +128,7 @@ export function createVehicle(userId: string, init: VehicleInit, now: number): E
     location: { latitude: 37.4292, longitude: -122.1381 },
     tirePressureKpa: { frontLeft: 240, frontRight: 240, backLeft: 240, backRight: 240 },
     oilLifeRemaining: powertrain === 'BEV' ? null : 0.8,
+    lowVoltageBattery: 0.9,
     motion: 'PARKED',
     reachable: true,
     asleep: false,
