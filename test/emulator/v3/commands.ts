@@ -74,6 +74,14 @@ function outcomeBody(deps: V3Deps, cmd: CommandDef, mode: 'sync' | 'async', o: O
     : { ...execution(cmd, mode, 'FAILURE', params, executedAt, o.completedAt), errors: [v3ErrorObject(o.spec)] };
 }
 
+/** A synchronous outcome: 200 execution; a refusal as errors[] with its HTTP status, or 200 FAILURE (per reading). */
+function finishSync(deps: V3Deps, o: Outcome, respond: (o: Outcome, mode: 'sync') => unknown, log: Reply['log']): Reply {
+  if (o.ok || deps.readings.commandFailure === 'status-failure') {
+    return { ...v3Json(deps, 200, respond(o, 'sync')), log };
+  }
+  return { ...v3ErrorReply(deps, o.spec), log };
+}
+
 /** POST /vehicles/{id}/commands/{name}. Billed 1 once admitted, also when the car refuses (as v2). */
 export async function runCommand(ctx: Ctx, deps: V3Deps, scope: VehicleScope, name: string): Promise<Reply> {
   const log = (billed: number): Reply['log'] => ({ vehicleId: scope.v.id, userId: scope.userId, billed });
@@ -102,8 +110,21 @@ export async function runCommand(ctx: Ctx, deps: V3Deps, scope: VehicleScope, na
       bill();
       return { ...networkFault(faults.terminal), log: log(1) };
     }
-    V.assertReachable(scope.v);
     const executedAt = deps.clock.now();
+    const refused = (err: unknown, at: number): Outcome => {
+      if (err instanceof ApiError) {
+        return { ok: false, completedAt: at, spec: asV3(err.spec) };
+      }
+      throw err;
+    };
+    const respond = (o: Outcome, mode: 'sync' | 'async'): unknown => outcomeBody(deps, cmd, mode, o, params, executedAt);
+    bill();
+    // A car that cannot be reached refuses at once, as in v2 (no latency, never long-running).
+    try {
+      V.assertReachable(scope.v);
+    } catch (err) {
+      return finishSync(deps, refused(err, executedAt), respond, log(1));
+    }
     const latency = deps.commandLatencyMs();
     const perform = async (): Promise<Outcome> => {
       await sleep(latency);
@@ -112,28 +133,19 @@ export async function runCommand(ctx: Ctx, deps: V3Deps, scope: VehicleScope, na
         cmd.run(scope.v, params ?? {}, now);
         return { ok: true, completedAt: now };
       } catch (err) {
-        if (err instanceof ApiError) {
-          return { ok: false, completedAt: now, spec: asV3(err.spec) };
-        }
-        throw err;
+        return refused(err, now);
       }
     };
-    bill();
     if (latency > deps.longRunningAfterMs()) {
       // Started now, answered 202 at once; the outcome is the rest of this same response.
       const outcome = perform();
       return {
         status: 202, headers: { 'content-type': contentType(deps) }, body: '',
-        stream: async () => JSON.stringify(outcomeBody(deps, cmd, 'async', await outcome, params, executedAt)),
+        stream: async () => JSON.stringify(respond(await outcome, 'async')),
         log: log(1),
       };
     }
-    const o = await perform();
-    const body = outcomeBody(deps, cmd, 'sync', o, params, executedAt);
-    if (o.ok || deps.readings.commandFailure === 'status-failure') {
-      return { ...v3Json(deps, 200, body), log: log(1) };
-    }
-    return { ...v3ErrorReply(deps, o.spec), log: log(1) };
+    return finishSync(deps, await perform(), respond, log(1));
   } catch (err) {
     if (!(err instanceof ApiError)) {
       throw err;

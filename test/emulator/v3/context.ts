@@ -2,16 +2,15 @@
 // replies in the content type of the reading, the app-token and sc-user-id checks, paging, links,
 // the per-vehicle gate (monthly cap, throttle) and fault application in the v3 shape.
 import type { EmulatorClock } from '../clock.js';
-import type { ErrorSpec } from '../errors.js';
+import type { ErrorSpec, ResolutionType } from '../errors.js';
 import { ApiError } from '../errors.js';
 import type { FaultBook, FaultSubject, SignalFault, TerminalFault } from '../faults.js';
 import { isSignalFault, isTerminal, normalizePath } from '../faults.js';
-import { injectedSpec } from '../api.js';
 import type { Ctx, Reply } from '../http.js';
 import { header, sleep } from '../http.js';
 import type { VehicleLimits } from '../limits.js';
 import type { EmulatorState } from '../state.js';
-import { v3Error, v3ErrorBody } from './errors.js';
+import { v3Error, v3ErrorBody, v3Spec } from './errors.js';
 import type { AppTokens } from './iam.js';
 import type { V3Readings } from './readings.js';
 import type { SignalStore } from './store.js';
@@ -151,6 +150,20 @@ export function gate(deps: V3Deps, vehicleId: string): void {
   }
 }
 
+/** An injected error, filled from the v3 catalogue (so v3-only codes get their texts too). */
+export function injectedV3Spec(fault: Extract<TerminalFault, { error: unknown }>): ErrorSpec {
+  const e = fault.error;
+  const resolution = e.resolution === undefined ? undefined
+    : (typeof e.resolution === 'string' || e.resolution === null ? e.resolution as ResolutionType : e.resolution as { type: ResolutionType; url?: string });
+  return v3Spec(e.type, e.code ?? null, {
+    status: e.status,
+    ...(e.description !== undefined ? { description: e.description } : {}),
+    ...(e.suggestedUserMessage !== undefined ? { suggestedUserMessage: e.suggestedUserMessage } : {}),
+    ...(resolution !== undefined ? { resolution } : {}),
+    ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
+  });
+}
+
 export interface TakenFaults { terminal?: TerminalFault; signal: SignalFault[] }
 
 /** Applies delays now; throws an injected error (v3 shape); returns drop/malformed and per-signal faults. */
@@ -166,7 +179,7 @@ export async function takeFaults(deps: V3Deps, subject: Omit<FaultSubject, 'api'
     }
   }
   if (out.terminal && 'error' in out.terminal) {
-    throw new ApiError(injectedSpec(out.terminal));
+    throw new ApiError(injectedV3Spec(out.terminal));
   }
   return out;
 }
