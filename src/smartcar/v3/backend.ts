@@ -32,6 +32,16 @@ export interface V3BackendOptions extends HttpBounds {
 
 const CONNECTIONS_PAGE_SIZE = 100;
 const SIGNALS_PAGE_SIZE = 50;
+/**
+ * How to ask for a big first page of signals: the docs example pages with page/pageSize, the spec with
+ * page[number]/page[size] (smartcar-v3.md §7.8). Tried in this order; the first one accepted is kept.
+ * The last resort asks nothing and follows links.next through Smartcar's default pages.
+ */
+const SIGNALS_PAGING: readonly string[] = [
+  `page=1&pageSize=${SIGNALS_PAGE_SIZE}`,
+  `page%5Bnumber%5D=1&page%5Bsize%5D=${SIGNALS_PAGE_SIZE}`,
+  '',
+];
 const MAX_PAGES = 50;
 
 interface Connection {
@@ -53,6 +63,7 @@ export class V3Backend implements SmartcarBackend {
   private readonly known = new Set<string>();
   /** Per user: why Smartcar wants the owner back in Connect, and since when. */
   private readonly reauth = new Map<string, { reason: string; since: number }>();
+  private paging = 0;
 
   constructor(private readonly options: V3BackendOptions) {
     this.token = new AppToken({
@@ -150,10 +161,26 @@ export class V3Backend implements SmartcarBackend {
     }
     const resources: SignalResource[] = [];
     let requests = 0;
-    let url: string | undefined = this.vehicleUrl(vehicleId, `/signals?page=1&pageSize=${SIGNALS_PAGE_SIZE}&page%5Bnumber%5D=1&page%5Bsize%5D=${SIGNALS_PAGE_SIZE}`);
+    const first = (): string => {
+      const query = SIGNALS_PAGING[this.paging]!;
+      return this.vehicleUrl(vehicleId, `/signals${query === '' ? '' : `?${query}`}`);
+    };
+    let url: string | undefined = first();
     for (let page = 0; url !== undefined && page < MAX_PAGES; page++) {
       const pageUrl: string = url;
-      const answer = await this.call(ctx, (token) => exchange({ method: 'GET', url: pageUrl, headers: this.headers(token, userId) }, ctx, this.options));
+      let answer: JsonAnswer;
+      try {
+        answer = await this.call(ctx, (token) => exchange({ method: 'GET', url: pageUrl, headers: this.headers(token, userId) }, ctx, this.options));
+      } catch (err) {
+        // Refused for its paging parameters (a 400 is not billed): ask the other way, once each.
+        if (page === 0 && /\(VALIDATION/.test((err as Error).message) && this.paging < SIGNALS_PAGING.length - 1) {
+          this.paging++;
+          url = first();
+          page--;
+          continue;
+        }
+        throw err;
+      }
       requests++;
       const body = answer.body as { data?: unknown; links?: Record<string, unknown> } | undefined;
       if (!Array.isArray(body?.data)) {
