@@ -1,21 +1,25 @@
-// One HomeKit accessory per vehicle, coordinated here: the cached state, read failures, the lock
-// command queue and the request budget. Each service is a file under services/ that reads this state
-// through a view; lock writes return at once while the command settles (the target reverts on failure).
+// One HomeKit accessory per vehicle, coordinated here: the cached state and its staleness, read failures,
+// the lock command queue and the request budget; a refresh arrives in one call (applyRefresh). Each service
+// is a file under services/ reading this state through a view; lock writes return at once (the target reverts on failure).
 import type { API, Logging, PlatformAccessory } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
+import { defaultIntervalMinutes, STALE_MARGIN_MINUTES } from '../settings.js';
+import type { Billing } from '../smartcar/billing.js';
 import type { SmartcarProblem } from '../smartcar/errors.js';
 import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
 import { LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
-import type { RefreshHistory } from './policy.js';
+import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
 import { configureInformation } from './services/information.js';
 import { configureLock } from './services/lock.js';
 import { configurePluggedIn } from './services/plugged-in.js';
 import type { ServiceScope, VehicleView } from './services/scope.js';
+
+const MINUTE_MS = 60_000;
 
 /** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
 export interface VehicleContext {
@@ -46,10 +50,25 @@ export interface VehicleAccessoryDeps {
   api: API;
   log: Logging;
   config: PluginConfig;
+  /** What Smartcar bills for a read: the budget and the stale threshold are counted in it. */
+  billing: Billing;
   commands: LockCommands;
-  staleAfterMs: (vehicle: VehicleAccessory) => number;
   now: () => number;
 }
+
+/** Taken by beginRead as a read goes out, handed back to applyRefresh with what became of it. */
+export interface PendingRead {
+  readonly signals: readonly Signal[];
+  /** lockEpoch() at sending: a lock command that succeeded meanwhile outdates the read's lock state. */
+  readonly epoch: number;
+  /** The values before the read: the transitions the refresh policy learns from are between these and the new ones. */
+  readonly before: VehicleSnapshot | undefined;
+}
+
+/** What became of a read: Smartcar's answer, or the owner-readable failure and the requests it was billed. */
+export type ReadOutcome =
+  | { result: ReadResult; at: number }
+  | { failure: string; billed: number };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
 const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn];
@@ -67,6 +86,8 @@ export class VehicleAccessory {
   private reauthorize: string | undefined;
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
+  /** The refresh policy's latest delay until the next poll (0 before the first plan or with a fixed interval). */
+  private plannedDelayMs = 0;
   readonly budget: RequestBudget;
   private readonly bind: Bindings;
   /** What the service files see of this car: live reads of its state, and the one command path. */
@@ -86,7 +107,7 @@ export class VehicleAccessory {
       plan: () => this.plan,
       context: () => this.context,
       now: () => this.deps.now(),
-      staleAfterMs: () => this.deps.staleAfterMs(this),
+      staleAfterMs: () => this.staleAfterMs(),
       reauthorizing: () => this.reauthorize !== undefined,
       faultFor: (signals) => this.faultFor(signals),
       lockTarget: () => this.target,
@@ -129,6 +150,25 @@ export class VehicleAccessory {
     return this.reauthorize;
   }
 
+  /** Epoch ms of the last read that delivered a value, or undefined before the first. */
+  get lastReadAt(): number | undefined {
+    return this.context.snapshot?.fetchedAt;
+  }
+
+  get charging(): boolean {
+    return this.context.snapshot?.chargeState === 'CHARGING';
+  }
+
+  /** Billed requests of a read of every signal the car's services need (at least one, to plan with). */
+  get fullReadCost(): number {
+    return Math.max(1, this.deps.billing.readCost(this.signals));
+  }
+
+  /** Whether this month's poll budget still affords a read of everything (the command reserve stays untouched). */
+  affordsFullRead(): boolean {
+    return this.budget.canSpend(this.fullReadCost, 'poll');
+  }
+
   /** New info from discovery (permissions may have changed): rebuild the services to match. */
   update(info: VehicleInfo, name: string): void {
     this.context.info = info;
@@ -141,6 +181,80 @@ export class VehicleAccessory {
   /** Pass to applyRead: taken when a read starts, it tells whether a command succeeded meanwhile. */
   lockEpoch(): number {
     return this.lockChanges;
+  }
+
+  /** A read of these signals goes out now: what applyRefresh needs to judge its answer. */
+  beginRead(signals: readonly Signal[]): PendingRead {
+    const before = this.context.snapshot ? { ...this.context.snapshot } : undefined;
+    return { signals, epoch: this.lockChanges, before };
+  }
+
+  /**
+   * A refresh, applied in one step. Answered: the values, per-signal failures and billed requests, the VIN
+   * it carried, and what the refresh policy learns from it. Failed: the requests Smartcar billed, and a
+   * fault on the signals asked for (their last values stay) until a read delivers them again.
+   */
+  applyRefresh(read: PendingRead, outcome: ReadOutcome): void {
+    if ('failure' in outcome) {
+      this.countRequests(outcome.billed);
+      this.readFailed(read.signals, outcome.failure);
+      return;
+    }
+    const { result, at } = outcome;
+    this.applyRead(result, at, read.epoch);
+    if (result.vin !== undefined && this.context.info.vin === undefined) {
+      // v3 lists the VIN among the signals: the serial number HomeKit shows, for free.
+      this.update({ ...this.context.info, vin: result.vin }, this.name);
+    }
+    if (this.context.snapshot) {
+      this.context.history = observe(this.context.history, read.before, this.context.snapshot, at);
+    }
+    // Compared with the signals after the read: a not-capable answer may just have dropped one.
+    if (read.signals.length === this.signals.length) {
+      this.context.history = { ...(this.context.history ?? { events: [] }), lastFullReadAt: at };
+    }
+  }
+
+  /** A lock command is about to go out: it is billed, and the refresh policy looks again soon after one. */
+  countCommand(at: number): void {
+    this.countRequests(1);
+    this.context.history = { ...(this.context.history ?? { events: [] }), lastCommandAt: at };
+  }
+
+  /** This car as the refresh policy (policy.ts) weighs it: budget left, month end, habits, charge state. */
+  policyInput(focusCost: number): Omit<PolicyInput, 'now' | 'utcOffsetMs'> {
+    const s = this.context.snapshot;
+    const requestsLeft = this.budget.left('poll');
+    return {
+      readsLeft: Math.floor(requestsLeft / this.fullReadCost),
+      requestsLeft,
+      fullCost: this.fullReadCost,
+      focusCost,
+      monthEnd: this.budget.resetsAt(),
+      history: this.context.history ?? { events: [] },
+      snapshot: s === undefined ? undefined : {
+        fetchedAt: s.fetchedAt,
+        ...(s.pluggedIn !== undefined ? { pluggedIn: s.pluggedIn } : {}),
+        ...(s.chargeState !== undefined ? { chargeState: s.chargeState } : {}),
+        ...(s.dataAt !== undefined ? { dataAt: s.dataAt } : {}),
+      },
+    };
+  }
+
+  /** The refresh policy planned the next poll this far ahead: the stale threshold allows two such gaps. */
+  planned(delayMs: number): void {
+    this.plannedDelayMs = delayMs;
+  }
+
+  /** How old the values may get before HomeKit flags them: staleAfterMinutes, else two missed refreshes. */
+  staleAfterMs(): number {
+    const config = this.deps.config;
+    if (config.staleAfterMinutes !== undefined) {
+      return config.staleAfterMinutes * MINUTE_MS;
+    }
+    // Of the fixed interval (the owner's, or the even spread of the budget), or of the latest plan if longer.
+    const fixed = config.refreshIntervalMinutes ?? defaultIntervalMinutes(this.fullReadCost, config.requestsPerVehiclePerMonth);
+    return 2 * Math.max(fixed * MINUTE_MS, this.plannedDelayMs) + STALE_MARGIN_MINUTES * MINUTE_MS;
   }
 
   /** Merge a read: values replace old ones, failures are remembered per signal. */
@@ -228,7 +342,7 @@ export class VehicleAccessory {
 
   isStale(): boolean {
     const at = this.context.snapshot?.fetchedAt;
-    return at !== undefined && this.deps.now() - at > this.deps.staleAfterMs(this);
+    return at !== undefined && this.deps.now() - at > this.staleAfterMs();
   }
 
   /** Problems written for the owner (the setup page shows them). */

@@ -1,0 +1,40 @@
+// Every lock command from HomeKit passes here before it reaches Smartcar: nothing is sent for a car
+// that was removed meanwhile or whose budget is spent, the request is counted, and the answer comes
+// back as the problem kinds the accessory shows (re-authorization is told once, by the backend).
+import { mapSmartcarError, TransientError } from '../smartcar/errors.js';
+import type { SmartcarBackend } from '../smartcar/types.js';
+import type { VehicleAccessory } from '../vehicle/accessory.js';
+
+export interface LockGateDeps {
+  backend: () => SmartcarBackend;
+  now: () => number;
+  /** Whether this accessory is still the one serving its car (not removed, not replaced). */
+  isCurrent: (v: VehicleAccessory) => boolean;
+  /** The next poll reads every signal, whatever was planned before the command. */
+  readEverythingNext: (vehicleId: string) => void;
+}
+
+export class LockGate {
+  constructor(private readonly deps: LockGateDeps) {}
+
+  async setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+    if (!this.deps.isCurrent(v)) {
+      // Removed (disconnected, no longer shared) while HomeKit still had it: send nothing for it.
+      throw new TransientError(`${v.name} is no longer connected to this plugin`);
+    }
+    if (!v.budget.canSpend(1, 'command')) {
+      throw new TransientError(`this month's request budget (${v.budget.limit}) is used up; it renews on ${new Date(v.budget.resetsAt()).toISOString().slice(0, 10)}`);
+    }
+    v.countCommand(this.deps.now());
+    this.deps.readEverythingNext(v.id);
+    try {
+      await this.deps.backend().setLock(v.userId, v.id, locked);
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: locked ? 'Locking' : 'Unlocking' });
+      if (problem.kind === 'reauthorize') {
+        this.deps.backend().requireReauthorization(v.userId, problem.message, { quiet: true });
+      }
+      throw problem;
+    }
+  }
+}

@@ -1,0 +1,233 @@
+// Keeps every car fresh through the one scheduler: decides what a refresh reads (everything, the lock
+// after a command, or the charge signals when the policy says so), when the next one is (a fixed
+// interval, or vehicle/policy.ts), asks the backend, and hands the whole answer to the car in one call.
+import type { API, Logging } from 'homebridge';
+
+import type { PluginConfig } from '../config.js';
+import type { Billing } from '../smartcar/billing.js';
+import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
+import type { Signal, SmartcarBackend } from '../smartcar/types.js';
+import { describeForOwner, nextStep, type VehicleAccessory } from '../vehicle/accessory.js';
+import { planNext, type PolicyPlan } from '../vehicle/policy.js';
+import { RefreshScheduler, type RefreshOutcome, type RefreshReason, type TimerSource } from '../vehicle/scheduler.js';
+import type { BudgetNotes } from './budget-notes.js';
+import type { Fleet } from './fleet.js';
+import { LogOnce } from './log-once.js';
+
+const MINUTE_MS = 60_000;
+
+type RateLimited = SmartcarProblem & { retryAfterSeconds?: number };
+
+export interface RefreshTiming {
+  readonly startupDelayMs: number;
+  readonly spreadMs: number;
+  readonly backoffInitialMs: number;
+  readonly confirmDelayMs: number;
+}
+
+export interface RefresherDeps {
+  api: API;
+  log: Logging;
+  config: PluginConfig;
+  billing: Billing;
+  now: () => number;
+  signal: AbortSignal;
+  /** The scheduler copies these when it is built; startupDelayMs is read again for a car gone meanwhile. */
+  timing: RefreshTiming;
+  /** Virtual timers of a simulated month; real ones otherwise. */
+  timers: TimerSource | undefined;
+  backend: () => SmartcarBackend;
+  fleet: Pick<Fleet, 'get' | 'of' | 'pendingDiscovery'>;
+  notes: BudgetNotes;
+}
+
+export class Refresher {
+  private readonly scheduler: RefreshScheduler;
+  /** The last plan of each vehicle (delay and why): whether its next read is charge-only. */
+  private readonly plans = new Map<string, PolicyPlan>();
+  /** Vehicles whose next read reads everything, whatever the plan (the owner pressed Refresh now, or sent a command). */
+  private readonly fullNext = new Set<string>();
+  private readonly failures: LogOnce;
+
+  constructor(private readonly deps: RefresherDeps) {
+    this.failures = new LogOnce(deps.log);
+    this.scheduler = new RefreshScheduler({
+      signal: deps.signal,
+      refresh: (id, reason) => this.refresh(id, reason),
+      onError: (id, err) => deps.log.error(`Refreshing ${deps.fleet.get(id)?.name ?? id} failed unexpectedly: ${String(err)}`),
+      ...deps.timing,
+      now: deps.now,
+      ...(deps.timers ? { timers: deps.timers } : {}),
+      nextDelayMs: (id) => {
+        const v = deps.fleet.get(id);
+        return v ? this.intervalMs(v, true) : deps.timing.startupDelayMs;
+      },
+    });
+  }
+
+  /** Puts the car on the scheduler (cached data that is still fresh waits for its interval), unless it must be connected again. */
+  schedule(v: VehicleAccessory): void {
+    if (this.deps.backend().reauthorizeReason(v.userId) !== undefined) {
+      return;
+    }
+    v.setReauthorize(undefined);
+    if (!v.affordsFullRead()) {
+      this.deps.notes.exhausted(v);
+    }
+    // Cached data that is already stale is refreshed at once; fresh data waits for its interval.
+    this.scheduler.upsert(v.id, this.intervalMs(v), v.isStale() ? undefined : v.lastReadAt);
+  }
+
+  isScheduled(vehicleId: string): boolean {
+    return this.scheduler.has(vehicleId);
+  }
+
+  unschedule(vehicleId: string): void {
+    this.scheduler.remove(vehicleId);
+  }
+
+  nextAt(vehicleId: string): number | undefined {
+    return this.scheduler.nextAt(vehicleId);
+  }
+
+  /** The confirming read of the lock, shortly after a command the car carried out. */
+  confirm(vehicleId: string): void {
+    this.scheduler.confirm(vehicleId);
+  }
+
+  /** The next poll reads every signal, whatever the plan said (a command was sent: the lock may have moved). */
+  readEverythingNext(vehicleId: string): void {
+    this.fullNext.add(vehicleId);
+  }
+
+  /** The owner pressed Refresh now: read everything as soon as the budget allows. */
+  refreshNow(v: VehicleAccessory): void {
+    if (!this.scheduler.has(v.id)) {
+      this.schedule(v);
+    }
+    this.fullNext.add(v.id);
+    this.scheduler.refreshNow(v.id);
+  }
+
+  /** The backend says this user must connect again; quiet: the failed command already told the owner in its own line. */
+  reauthorizeNeeded(userId: string, reason: string, quiet = false): void {
+    const { log } = this.deps;
+    const vehicles = this.deps.fleet.of(userId);
+    const names = vehicles.map((v) => v.name).join(', ') || `user ${userId}`;
+    (quiet ? log.debug.bind(log) : log.error.bind(log))(`Smartcar needs ${names} to be connected again (${reason}). Open the setup page and connect; polling for it stops until then.`);
+    for (const v of vehicles) {
+      v.setReauthorize(reason);
+      this.scheduler.remove(v.id);
+    }
+  }
+
+  /**
+   * The delay until the next poll: the owner's fixed refreshIntervalMinutes when set, otherwise the
+   * adaptive policy (budget left, days left, habits, state). `announce` logs the plan in one line.
+   */
+  private intervalMs(v: VehicleAccessory, announce = false): number {
+    const { config } = this.deps;
+    if (config.refreshIntervalMinutes !== undefined) {
+      return config.refreshIntervalMinutes * MINUTE_MS;
+    }
+    const now = this.deps.now();
+    const plan = planNext({
+      ...v.policyInput(this.deps.billing.readCost(this.focusSignals(v))),
+      now,
+      utcOffsetMs: -new Date(now).getTimezoneOffset() * MINUTE_MS,
+    });
+    this.plans.set(v.id, plan);
+    v.planned(plan.delayMs);
+    if (announce) {
+      this.deps.log.debug(`${v.name}: next refresh in ${Math.round(plan.delayMs / MINUTE_MS)} min: ${plan.why}`);
+    }
+    return plan.delayMs;
+  }
+
+  /** What one refresh reads: the lock after a command, the charge signals when the plan says so, else all. */
+  private signalsFor(v: VehicleAccessory, reason: RefreshReason): Signal[] {
+    const all = v.signals;
+    if (reason === 'confirm') {
+      return all.filter((s) => s === 'lock');
+    }
+    const full = this.fullNext.delete(v.id);
+    const focused = this.plans.get(v.id)?.focus === true && !full ? this.focusSignals(v) : [];
+    return focused.length > 0 ? focused : all;
+  }
+
+  /**
+   * A charge-only read: the plug and charge state, plus the level while charging (it is what moves).
+   * It costs one or two requests instead of every signal, so the policy can look more often where the
+   * owner's automations are (plugged in at night, charging done). Empty when the car has no charge signal.
+   */
+  private focusSignals(v: VehicleAccessory): Signal[] {
+    const all = v.signals;
+    if (!all.includes('charge')) {
+      return [];
+    }
+    const charging = v.charging;
+    const focus = all.filter((s) => s === 'charge' || (charging && s === 'battery'));
+    // Where one read of everything costs no more (v3 signals), reading less buys nothing.
+    return this.deps.billing.readCost(focus) < this.deps.billing.readCost(all) ? focus : [];
+  }
+
+  private async refresh(vehicleId: string, reason: RefreshReason): Promise<RefreshOutcome> {
+    const { api, billing, fleet, notes } = this.deps;
+    const due = fleet.pendingDiscovery(vehicleId);
+    if (due) {
+      await due;
+    }
+    const v = fleet.get(vehicleId);
+    if (!v) {
+      return { kind: 'stop' };
+    }
+    const signals = this.signalsFor(v, reason);
+    if (signals.length === 0) {
+      return { kind: 'ok' };
+    }
+    // A confirming read belongs to its command and may use the command reserve; polls may not.
+    if (!v.budget.canSpend(billing.readCost(signals), reason === 'confirm' ? 'command' : 'poll')) {
+      if (reason === 'confirm') {
+        return { kind: 'ok' };
+      }
+      notes.exhausted(v);
+      return { kind: 'defer', at: v.budget.resetsAt() };
+    }
+    notes.renewed(v);
+    const read = v.beginRead(signals);
+    try {
+      const result = await this.deps.backend().read(v.userId, vehicleId, signals);
+      if (fleet.get(vehicleId) === undefined) {
+        return { kind: 'stop' };
+      }
+      v.applyRefresh(read, { result, at: this.deps.now() });
+      if (!v.affordsFullRead()) {
+        notes.exhausted(v);
+      }
+      this.failures.forget(vehicleId);
+      api.updatePlatformAccessories([v.accessory]);
+      const limited = Object.values(result.failures).find((f) => (f as SmartcarProblem).kind === 'rate-limited') as RateLimited | undefined;
+      return limited ? { kind: 'retry-after', seconds: limited.retryAfterSeconds } : { kind: 'ok' };
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: `Reading ${v.name}` });
+      if (problem.kind === 'reauthorize') {
+        // AUTHENTICATION_FAILED on a read: unbilled (billing.ts), and the whole user needs Connect again
+        // (the backend tells the owner once).
+        this.deps.backend().requireReauthorization(v.userId, problem.message);
+        return { kind: 'stop' };
+      }
+      const message = describeForOwner(problem);
+      this.failures.warn(v.id, `${v.name}: refresh failed: ${message}; ${nextStep(problem, 'read')}`);
+      // Smartcar bills a request the car answered with an error, not one refused before it.
+      const billed = billing.readCost(signals, problem);
+      v.applyRefresh(read, { failure: message, billed });
+      if (billed > 0) {
+        api.updatePlatformAccessories([v.accessory]);
+      }
+      if (problem.kind === 'rate-limited') {
+        return { kind: 'retry-after', seconds: (problem as RateLimited).retryAfterSeconds };
+      }
+      return { kind: 'transient' };
+    }
+  }
+}

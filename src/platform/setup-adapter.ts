@@ -1,0 +1,161 @@
+// The setup page's view of the platform (SetupHost): Connect, the status of every user and car,
+// Refresh now and Disconnect, in the owner's terms. It never sees tokens or which Smartcar API is spoken.
+import type { Logging } from 'homebridge';
+
+import type { PluginConfig } from '../config.js';
+import type { ConnectedVehicle, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from '../setup/host.js';
+import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
+import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
+import type { VehicleAccessory } from '../vehicle/accessory.js';
+import type { BudgetNotes } from './budget-notes.js';
+import type { Fleet } from './fleet.js';
+import type { Refresher } from './refresher.js';
+
+export interface SetupAdapterDeps {
+  log: Logging;
+  config: PluginConfig;
+  now: () => number;
+  /** Undefined until launch has built it: the status of cached cars is shown before that. */
+  backend: () => SmartcarBackend | undefined;
+  fleet: Fleet;
+  refresher: Refresher;
+  notes: BudgetNotes;
+  /** Read on every press: tests shorten it. */
+  timing: { readonly refreshNowDebounceMs: number };
+}
+
+export class SetupAdapter implements SetupHost {
+  constructor(private readonly deps: SetupAdapterDeps) {}
+
+  /** Launched: every action but the status needs Smartcar. */
+  private get backend(): SmartcarBackend {
+    return this.deps.backend()!;
+  }
+
+  authUrl(state: string): string {
+    return this.backend.connectUrl(state);
+  }
+
+  async completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+    const userId = await this.backend.completeConnect(approval);
+    const vehicles = await this.deps.fleet.discoverUser(userId);
+    return { userId, vehicles: vehicles.map((v) => ({ id: v.id, name: v.name })) };
+  }
+
+  status(): UserStatusView[] {
+    const { fleet } = this.deps;
+    const backend = this.deps.backend();
+    const userIds = new Set([...(backend?.users() ?? []), ...fleet.all().map((v) => v.userId)]);
+    return [...userIds].map((userId) => {
+      const problem = backend?.reauthorizeReason(userId);
+      return {
+        userId,
+        needsReauth: problem !== undefined,
+        ...(problem !== undefined ? { problem } : {}),
+        vehicles: fleet.of(userId).map((v) => this.vehicleView(v)),
+      };
+    });
+  }
+
+  async disconnect(vehicleId: string): Promise<void> {
+    const { fleet } = this.deps;
+    const v = fleet.get(vehicleId);
+    if (!v) {
+      throw new Error('This vehicle is not connected');
+    }
+    try {
+      await this.backend.disconnect(v.userId, vehicleId);
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: `Disconnecting ${v.name}` });
+      // Already gone at Smartcar, or our authorization is dead: either way it is disconnected for us.
+      const gone = problem.kind === 'reauthorize' || (problem.kind === 'vehicle-state' && (problem as SmartcarProblem & { code: string }).code === 'VEHICLE_MISSING');
+      if (!gone) {
+        throw problem;
+      }
+    }
+    const userId = v.userId;
+    fleet.remove(vehicleId);
+    this.deps.log.info(`Disconnected ${v.name}`);
+    if (fleet.of(userId).length === 0) {
+      await this.backend.forgetUser(userId);
+    }
+  }
+
+  refreshNow(vehicleId?: string): Promise<RefreshNowAnswer> {
+    const { fleet, refresher, notes } = this.deps;
+    if (vehicleId !== undefined && fleet.get(vehicleId) === undefined) {
+      return Promise.reject(new Error('This vehicle is not connected'));
+    }
+    const now = this.deps.now();
+    const skipped: RefreshNowAnswer[] = [];
+    let queued = false;
+    for (const v of vehicleId === undefined ? fleet.all() : [fleet.get(vehicleId)!]) {
+      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll. Not
+      // while HomeKit shows a failed read or command: an owner pressing it after an error expects a retry.
+      const at = v.lastReadAt;
+      if (at !== undefined && now - at < this.deps.timing.refreshNowDebounceMs && !v.failing) {
+        skipped.push('recent');
+        continue;
+      }
+      if (!v.affordsFullRead()) {
+        notes.exhausted(v);
+        skipped.push('budget');
+        continue;
+      }
+      if (this.backend.reauthorizeReason(v.userId) !== undefined) {
+        // Nothing can be read until the owner connects again; saying "requested" would be a lie.
+        skipped.push('reconnect');
+        continue;
+      }
+      refresher.refreshNow(v);
+      queued = true;
+    }
+    return Promise.resolve(queued ? 'queued' : skipped.includes('reconnect') ? 'reconnect' : skipped.includes('budget') ? 'budget' : skipped.length > 0 ? 'recent' : 'queued');
+  }
+
+  private vehicleView(v: VehicleAccessory): VehicleStatusView {
+    const ctx = v.context;
+    const s = ctx.snapshot;
+    let lock: LockView = 'not-available';
+    if (v.lockMode === 'read' || v.lockMode === 'read-only') {
+      lock = s?.locked === undefined ? 'unknown' : s.locked ? 'locked' : 'unlocked';
+    } else if (v.lockMode === 'command-only') {
+      lock = 'unknown';
+    }
+    const level = v.levelSource === 'battery' ? s?.batteryPercent : v.levelSource === 'fuel' ? s?.fuelPercent : undefined;
+    const view: VehicleStatusView = {
+      vehicleId: v.id,
+      userId: v.userId,
+      name: v.name,
+      make: ctx.info.make,
+      model: ctx.info.model,
+      year: ctx.info.year,
+      permissions: ctx.info.permissions,
+      lock,
+      requestsUsed: v.budget.used(),
+      requestBudget: this.deps.config.requestsPerVehiclePerMonth,
+      problems: v.problems(),
+    };
+    if (level !== undefined) {
+      view.level = Math.round(level);
+      view.levelSource = v.levelSource;
+    }
+    if (s?.chargeState !== undefined) {
+      view.charging = s.chargeState;
+    }
+    if (s?.pluggedIn !== undefined) {
+      view.pluggedIn = s.pluggedIn;
+    }
+    if (s?.fetchedAt !== undefined) {
+      view.lastRefreshAt = s.fetchedAt;
+    }
+    if (s?.dataAt !== undefined) {
+      view.dataAt = s.dataAt;
+    }
+    const next = this.deps.refresher.nextAt(v.id);
+    if (next !== undefined) {
+      view.nextRefreshAt = next;
+    }
+    return view;
+  }
+}
