@@ -1,5 +1,6 @@
-// Smartcar v2 error catalogue (reference §5.1/§5.2) and the §5.1 JSON body builder.
-// Every API error the emulator sends goes through `apiError`, so the shape cannot drift per route.
+// Smartcar v2 error catalogue (reference §5.1/§5.2) and the §5.1 JSON body builder. Every v2 error
+// the emulator sends goes through `apiError`, so the shape cannot drift per route; v3/errors.ts reuses
+// this catalogue for the type/code pairs v3 shares and renders them as JSON:API.
 
 export type ResolutionType = 'RETRY_LATER' | 'REAUTHENTICATE' | 'CONTACT_SUPPORT' | 'ACTION_REQUIRED' | 'FINANCE' | null;
 

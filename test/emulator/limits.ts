@@ -1,5 +1,6 @@
-// Per-vehicle limits of reference §8: a sliding-window throttle (429 RATE_LIMIT/VEHICLE with a
-// retry-after in seconds) and a per-calendar-month billed-request cap (430 BILLING/VEHICLE_REQUEST_LIMIT).
+// Per-vehicle limits of reference §8, one set per car for v2 and v3 alike: a sliding-window throttle
+// (429 RATE_LIMIT/VEHICLE with a retry-after in seconds) and a per-calendar-month billed-request cap
+// (430 BILLING/VEHICLE_REQUEST_LIMIT).
 import type { EmulatorClock } from './clock.js';
 
 export interface ThrottleOptions { limit: number; windowMs: number }
