@@ -19,6 +19,10 @@ export class TokenManager {
   private readonly tokens = new Map<string, StoredTokens>();
   private readonly inflight = new Map<string, Promise<string>>();
   private readonly reauth = new Map<string, string>();
+  /** Per user, bumped whenever newer tokens are decided on: an older answer arriving later yields. */
+  private readonly generation = new Map<string, number>();
+  /** Per user, token writes in the order decided: disk, then memory, so both always hold the same pair. */
+  private readonly writes = new Map<string, Promise<void>>();
   private readonly now: () => number;
 
   constructor(private readonly options: TokenManagerOptions) {
@@ -48,15 +52,58 @@ export class TokenManager {
 
   async add(userId: string, tokens: TokenSet): Promise<void> {
     const stored: StoredTokens = { ...tokens, userId, updatedAt: this.now() };
-    await this.options.store.save(stored);
-    this.tokens.set(userId, stored);
+    this.bump(userId);
+    await this.persist(stored, { memoryOnFailure: false });
     this.reauth.delete(userId);
   }
 
   async remove(userId: string): Promise<void> {
+    this.bump(userId);
+    await this.writes.get(userId);
     this.tokens.delete(userId);
     this.reauth.delete(userId);
     await this.options.store.remove(userId);
+  }
+
+  private generationOf(userId: string): number {
+    return this.generation.get(userId) ?? 0;
+  }
+
+  private bump(userId: string): number {
+    const next = this.generationOf(userId) + 1;
+    this.generation.set(userId, next);
+    return next;
+  }
+
+  /**
+   * Queues one write of the user's tokens behind the earlier ones. `memoryOnFailure`: a rotated refresh
+   * token is the only live one, so memory keeps it even when the disk fails (the caller sees the error).
+   * `stillWanted`: checked when its turn comes; newer tokens decided meanwhile win.
+   */
+  private persist(stored: StoredTokens, options: { memoryOnFailure: boolean; stillWanted?: () => boolean }): Promise<void> {
+    const userId = stored.userId;
+    const run = (this.writes.get(userId) ?? Promise.resolve()).then(async () => {
+      if (options.stillWanted && !options.stillWanted()) {
+        return;
+      }
+      try {
+        await this.options.store.save(stored);
+      } catch (err) {
+        if (options.memoryOnFailure) {
+          this.tokens.set(userId, stored);
+        }
+        throw err;
+      }
+      this.tokens.set(userId, stored);
+    });
+    const settled = run.catch(() => undefined);
+    this.writes.set(userId, settled);
+    void settled.then(() => {
+      if (this.writes.get(userId) === settled) {
+        this.writes.delete(userId);
+      }
+    });
+    return run;
   }
 
   /** A valid access token, refreshed first when it is about to expire. */
@@ -121,9 +168,10 @@ export class TokenManager {
 
   private async doRefresh(userId: string): Promise<string> {
     const old = this.current(userId);
+    const started = this.generationOf(userId);
     let fresh: TokenSet;
     try {
-      fresh = await this.options.refresh(old.refreshToken, (late) => void this.adoptLate(userId, old, late));
+      fresh = await this.options.refresh(old.refreshToken, (late) => void this.adoptLate(userId, started, late));
     } catch (err) {
       // Newer tokens arrived while this refresh was out (a late answer kept, Connect again): this
       // failure is about a refresh token we no longer use.
@@ -136,14 +184,15 @@ export class TokenManager {
       }
       throw err;
     }
+    if (this.generationOf(userId) !== started) {
+      // Connect again stored newer tokens while this refresh was out: those win.
+      return this.current(userId).accessToken;
+    }
     const stored: StoredTokens = { ...fresh, userId, updatedAt: this.now() };
+    this.bump(userId);
     // The old refresh token is dead from now on: disk first, then callers. If the disk fails, memory
     // still holds the only live refresh token (better than losing it); the caller sees the error.
-    try {
-      await this.options.store.save(stored);
-    } finally {
-      this.tokens.set(userId, stored);
-    }
+    await this.persist(stored, { memoryOnFailure: true });
     return stored.accessToken;
   }
 
@@ -151,14 +200,14 @@ export class TokenManager {
    * A refresh we gave up on (timeout) answered after all. Smartcar has rotated the refresh token, and the
    * one we hold dies a minute later: keep the new pair unless newer tokens are already here.
    */
-  private async adoptLate(userId: string, from: StoredTokens, fresh: TokenSet): Promise<void> {
-    if (this.tokens.get(userId) !== from || this.reauth.has(userId)) {
+  private async adoptLate(userId: string, started: number, fresh: TokenSet): Promise<void> {
+    if (this.generationOf(userId) !== started || this.reauth.has(userId)) {
       return;
     }
     const stored: StoredTokens = { ...fresh, userId, updatedAt: this.now() };
-    this.tokens.set(userId, stored);
+    const mine = this.bump(userId);
     try {
-      await this.options.store.save(stored);
+      await this.persist(stored, { memoryOnFailure: true, stillWanted: () => this.generationOf(userId) === mine });
     } catch {
       // Memory holds the live refresh token; the next refresh writes the file again.
     }

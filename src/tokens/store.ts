@@ -1,6 +1,7 @@
 // Token files, one per Smartcar user, under <storage>/smartcar/. The only code touching them.
 // Writes are atomic (temp file 0600, fsync, rename, fsync of the directory) because a rotated refresh
 // token lost to a torn write locks the owner out; the folder is 0700 and files 0600.
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 export class TokenFileStore {
   readonly dir: string;
+  /** Saves of one user, one after the other: two in flight would race their renames. */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(storagePath: string) {
     this.dir = join(storagePath, 'smartcar');
@@ -58,12 +61,27 @@ export class TokenFileStore {
     return result;
   }
 
-  async save(tokens: StoredTokens): Promise<void> {
+  /** Writes the user's file; saves of the same user land on disk in the order they were asked. */
+  save(tokens: StoredTokens): Promise<void> {
+    const previous = this.writes.get(tokens.userId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.write(tokens));
+    const tail = next.catch(() => undefined);
+    this.writes.set(tokens.userId, tail);
+    void tail.then(() => {
+      if (this.writes.get(tokens.userId) === tail) {
+        this.writes.delete(tokens.userId);
+      }
+    });
+    return next;
+  }
+
+  private async write(tokens: StoredTokens): Promise<void> {
     const file = this.fileFor(tokens.userId);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // mkdir's mode is ignored for an existing folder (and masked by umask): enforce it.
     await chmod(this.dir, 0o700);
-    const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    // Unique even for two saves in one millisecond (and across processes sharing the folder).
+    const temp = `${file}.${process.pid}.${Date.now()}.${randomBytes(4).toString('hex')}.tmp`;
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(tokens, null, 2)}\n`, 'utf8');
@@ -81,6 +99,8 @@ export class TokenFileStore {
   }
 
   async remove(userId: string): Promise<void> {
+    // After any save still on its way: it must not bring the file back.
+    await this.writes.get(userId);
     await rm(this.fileFor(userId), { force: true });
     await syncDir(this.dir).catch(() => undefined);
   }

@@ -162,4 +162,50 @@ describe('TokenManager', () => {
     assert.deepEqual(await manager.load(() => undefined), [USER]);
     assert.equal(await manager.accessToken(USER), 'at-1');
   });
+
+  it('Connect again while a refresh is out, and the refresh answering late: disk and memory hold the same, newest tokens', async () => {
+    const store = await tempStore();
+    let now = Date.now();
+    let answerLate: ((t: TokenSet) => void) | undefined;
+    const manager = new TokenManager({
+      store,
+      // The refresh times out (rejects), then its answer arrives after all, as SmartcarClient reports it.
+      refresh: (_rt, onLate) => { answerLate = onLate; return Promise.reject(new UnauthorizedError('timed out')); },
+      refreshMarginMs: 0,
+      now: () => now,
+    });
+    await manager.add(USER, { ...tokens(1, now), expiresAt: now - 1 });
+    await assert.rejects(manager.accessToken(USER));
+    now += 1;
+    const connected = manager.add(USER, tokens(2, now)); // Connect again: newer than anything the refresh brings
+    answerLate!(tokens(3, now)); // the late answer of the older refresh, in the same tick
+    await connected;
+    await new Promise((r) => setTimeout(r, 50));
+    const onDisk = (await store.loadAll(() => undefined))[0]!;
+    assert.equal(onDisk.refreshToken, 'rt-2');
+    assert.equal(await manager.accessToken(USER), 'at-2', 'memory agrees with the disk');
+  });
+});
+
+describe('TokenFileStore under pressure', () => {
+  it('two saves of one user in the same millisecond both land, the later one last', async () => {
+    const store = await tempStore();
+    const realNow = Date.now;
+    Date.now = () => 1_700_000_000_000;
+    try {
+      await Promise.all([store.save({ ...tokens(1, 0), userId: USER, updatedAt: 1 }), store.save({ ...tokens(2, 0), userId: USER, updatedAt: 2 })]);
+    } finally {
+      Date.now = realNow;
+    }
+    assert.equal((await store.loadAll(() => undefined))[0]!.refreshToken, 'rt-2');
+    assert.deepEqual(await readdir(store.dir), [`tokens-${USER}.json`], 'no temporary file left');
+  });
+
+  it('a remove asked while a save is on its way is not undone by it', async () => {
+    const store = await tempStore();
+    const saving = store.save({ ...tokens(1, 0), userId: USER, updatedAt: 1 });
+    await store.remove(USER);
+    await saving;
+    assert.deepEqual(await store.loadAll(() => undefined), []);
+  });
 });
