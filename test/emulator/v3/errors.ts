@@ -28,9 +28,6 @@ const V3_ONLY: Record<string, V3Entry> = {
     suggestedUserMessage: 'Please pair your phone with your vehicle in the manufacturer\'s app.' },
 };
 
-/** v2 pairs that v3 does not use; the emulator's own v3 answers never carry them (injected ones may). */
-const V2_ONLY = new Set(['AUTHENTICATION:null', 'VALIDATION:null', 'VALIDATION:PARAMETER', 'VEHICLE_STATE:CHARGING_PLUG_CONNECTED', 'VEHICLE_STATE:LOW_BATTERY']);
-
 /** v2-style pairs the shared vehicle rules raise, as v3 names them. */
 const V3_NAME: Record<string, [string, string | null]> = {
   'AUTHENTICATION:null': ['AUTHENTICATION', 'UNAUTHORIZED'],
@@ -38,23 +35,7 @@ const V3_NAME: Record<string, [string, string | null]> = {
   'VALIDATION:PARAMETER': ['VALIDATION', 'INVALID_INPUT_FORMAT'],
 };
 
-export const key = (type: string, code: string | null): string => `${type}:${code ?? 'null'}`;
-
-/** True for every pair of the v3 §5 catalogue. */
-export function isV3Catalogued(type: string, code: string | null): boolean {
-  if (key(type, code) in V3_ONLY) {
-    return true;
-  }
-  if (V2_ONLY.has(key(type, code))) {
-    return false;
-  }
-  try {
-    errorSpec(type, code);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const key = (type: string, code: string | null): string => `${type}:${code ?? 'null'}`;
 
 /** Fills a spec from the v3 catalogue (v3-only entries first, then the shared v2 ones). */
 export function v3Spec(type: string, code: string | null, overrides: Partial<ErrorSpec> = {}): ErrorSpec {
