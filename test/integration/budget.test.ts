@@ -1,13 +1,14 @@
-// The monthly request budget against the emulator's billing (each batch item bills one), over a
-// simulated month: the platform's clock is the emulator's and the scheduler's timer is virtual, so a
-// month of refreshes runs in seconds through the real policy, scheduler, client and SDK.
+// The monthly request budget against the emulator's billing, over a simulated month, on both APIs:
+// the platform's clock is the emulator's and the scheduler's timer is virtual, so a month of refreshes
+// runs in seconds through the real policy, scheduler and backend. v2 bills each batch path (a BEV read
+// is 3), v3 one signals read (1); the emulator bills both the same way Smartcar does, per vehicle.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { timing } from '../../src/platform.js';
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, hap, pushed, read, write } from '../helpers/homebridge-api.js';
-import { startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+import { accessoryNamed, hap, pushed, read, startPlatform, write, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { pluginConfig, pluginConfigV3, seedTokens, startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
 const { Service, Characteristic } = hap;
@@ -17,7 +18,51 @@ const MARCH = Date.UTC(2026, 2, 1);
 const APRIL = Date.UTC(2026, 3, 1);
 const BUDGET = 150; // the smallest budget the config accepts; 30 of it kept for commands
 
-describe('monthly request budget', () => {
+type World = StartedPlatform & { storage: string };
+
+/** What differs between the APIs; the test bodies are the same. */
+interface Leg {
+  api: 'v2' | 'v3';
+  /** The owner's car connected (v2: tokens seeded; v3: a connection at Smartcar), the plugin started. */
+  start(emu: SmartcarEmulator, userId: string, config: Record<string, unknown>): Promise<World>;
+  /** Homebridge restarted on the same storage with its accessory cache (nothing connected again). */
+  restart(emu: SmartcarEmulator, userId: string, storage: string, cache: unknown[], config: Record<string, unknown>): Promise<StartedPlatform>;
+  /** Billed requests of one full read of the BEV: v2 /security, /battery, /charge; v3 one signals read. */
+  readCost: number;
+  /** Billed requests discovery spends on a new car: v2 attributes and VIN; v3 nothing (the connection listing carries them). */
+  discoveryCost: number;
+  /** A lock or unlock command as the emulator logs its path. */
+  command: RegExp;
+}
+
+const LEGS: Leg[] = [
+  {
+    api: 'v2',
+    start: (emu, userId, config) => startWithTokens(emu, userId, { config }),
+    restart: async (emu, userId, storage, cache, config) => {
+      // Fresh tokens in the store, as the first run left them (the test is about calls, not token age).
+      await seedTokens(storage, userId, emu.issueTokens(userId));
+      return startPlatform(pluginConfig(config), { storage, cache });
+    },
+    readCost: 3,
+    discoveryCost: 2,
+    command: /^\/v2\.0\/vehicles\/[^/]+\/security$/,
+  },
+  {
+    api: 'v3',
+    start: (emu, userId, config) => startConnected(emu, userId, { config }),
+    restart: (_emu, _userId, storage, cache, config) => startPlatform(pluginConfigV3(config), { storage, cache }),
+    readCost: 1,
+    discoveryCost: 0,
+    command: /^\/v3\/vehicles\/[^/]+\/commands\/security\/(lock|unlock)$/,
+  },
+];
+
+for (const leg of LEGS) {
+  describe(`monthly request budget (API ${leg.api})`, () => budgetSuite(leg));
+}
+
+function budgetSuite(leg: Leg): void {
   let emu: SmartcarEmulator;
   let userId: string;
   let bevId: string;
@@ -51,7 +96,7 @@ describe('monthly request budget', () => {
     const start = startOfTestMonth();
     assert.equal(start, MARCH);
     useVirtualTime(start);
-    const world = await startWithTokens(emu, userId, { config: { requestsPerVehiclePerMonth: BUDGET } });
+    const world = await leg.start(emu, userId, { requestsPerVehiclePerMonth: BUDGET });
     try {
       const car = accessoryNamed(world.api, 'Model 3');
       await time.runUntil(start + 10 * DAY);
@@ -77,7 +122,7 @@ describe('monthly request budget', () => {
       assert.equal(view.requestBudget, BUDGET);
       assert.ok(!emu.requests.some((r) => r.status === 430), 'Smartcar never refused a request for billing');
       assert.equal(emu.vehicle(bevId).locked, true);
-      const commands = emu.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/security') && r.billed > 0);
+      const commands = emu.requests.filter((r) => r.method === 'POST' && leg.command.test(r.path) && r.billed > 0);
       assert.equal(commands.length, 2, JSON.stringify(commands));
     } finally {
       await world.shutdown();
@@ -87,13 +132,15 @@ describe('monthly request budget', () => {
   it('when the budget runs out: last values kept and flagged, said once, shown on the setup page; the next month resumes', async () => {
     const start = startOfTestMonth();
     useVirtualTime(start);
-    // A fixed 30-minute interval spends the 120 poll requests (40 reads of 3 paths) within a day.
-    const world = await startWithTokens(emu, userId, { config: { requestsPerVehiclePerMonth: BUDGET, refreshIntervalMinutes: 30 } });
+    // A fixed 30-minute interval spends the 120 poll requests within three days (v2: 40 reads of 3
+    // paths, within a day; v3: 120 reads of 1, in two and a half).
+    const world = await leg.start(emu, userId, { requestsPerVehiclePerMonth: BUDGET, refreshIntervalMinutes: 30 });
     try {
       const car = accessoryNamed(world.api, 'Model 3');
       await time.runUntil(start + 3 * DAY);
-      // Discovery read attributes and VIN (2), then reads of 3 paths until the next one would touch the reserve.
-      assert.equal(emu.billedCount(bevId), 2 + 3 * Math.floor((BUDGET - 30 - 2) / 3), 'polls stop at the command reserve');
+      // Discovery (v2: attributes and VIN), then full reads until the next one would touch the reserve.
+      const { readCost, discoveryCost } = leg;
+      assert.equal(emu.billedCount(bevId), discoveryCost + readCost * Math.floor((BUDGET - 30 - discoveryCost) / readCost), 'polls stop at the command reserve');
       assert.ok(!emu.requests.some((r) => r.status === 430));
 
       for (const s of [Service.LockMechanism, Service.Battery, Service.ContactSensor]) {
@@ -127,35 +174,59 @@ describe('monthly request budget', () => {
     }
   });
 
-  it('a restart with fresh cached data makes no Smartcar call at all, and the month\'s count survives it', async () => {
+  const restartTitle = leg.api === 'v2'
+    ? 'a restart with fresh cached data makes no Smartcar call at all, and the month\'s count survives it'
+    : 'a restart with fresh cached data makes no billed Smartcar call (only the unbilled connection listing and its app token), and the month\'s count survives it';
+  it(restartTitle, async () => {
     const start = startOfTestMonth();
     useVirtualTime(start);
-    const first = await startWithTokens(emu, userId, { config: { requestsPerVehiclePerMonth: BUDGET } });
+    const first = await leg.start(emu, userId, { requestsPerVehiclePerMonth: BUDGET });
     await time.runUntil(start + 5 * 60_000);
     const usedBefore = first.platform.status()[0]!.vehicles[0]!.requestsUsed!;
-    assert.ok(usedBefore >= 3);
+    assert.ok(usedBefore >= leg.readCost);
+    assert.equal(usedBefore, emu.billedCount(bevId));
     const cache = first.api.serializeCache();
     await first.shutdown();
     uninstall();
 
     useVirtualTime(start + 10 * 60_000);
-    const second = await startWithTokens(emu, userId, { storage: first.storage, cache, config: { requestsPerVehiclePerMonth: BUDGET } });
+    const second = await leg.restart(emu, userId, first.storage, cache, { requestsPerVehiclePerMonth: BUDGET });
     try {
       await time.runUntil(start + 20 * 60_000);
-      await new Promise((r) => setTimeout(r, 100));
-      // Not even the unbilled vehicle list or permissions: those wait for the first planned read.
-      assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.path}`), [], 'no Smartcar request after the restart');
+      // Long enough (real time) for a few of v3's minute listings (400 ms in the tests).
+      await new Promise((r) => setTimeout(r, 1000));
+      const seen = emu.requests.map((r) => `${r.host} ${r.method} ${r.path}`);
+      if (leg.api === 'v2') {
+        // Not even the unbilled vehicle list or permissions: those wait for the first planned read.
+        assert.deepEqual(seen, [], 'no Smartcar request after the restart');
+      } else {
+        // v3 lists the application's connections (to find cars connected elsewhere), with the app token
+        // fetched once for it; neither is billed, and nothing else is asked.
+        assert.deepEqual(emu.requests.filter((r) => r.billed > 0).map((r) => `${r.method} ${r.path}`), [], 'nothing billed after the restart');
+        assert.deepEqual(seen.filter((x) => x !== 'v3 GET /v3/connections' && x !== 'iam POST /oauth2/token'), [], 'nothing but the listing and its token');
+        assert.ok(seen.filter((x) => x === 'v3 GET /v3/connections').length >= 2, `the connections are listed: ${seen.join(', ')}`);
+        assert.equal(seen.filter((x) => x === 'iam POST /oauth2/token').length, 1, 'one app token serves every listing');
+      }
       const view = second.platform.status()[0]!.vehicles[0]!;
       assert.equal(view.requestsUsed, usedBefore, 'the count was persisted');
       assert.ok(view.nextRefreshAt! > start + 30 * 60_000, 'the next read is planned from the cached refresh time');
 
-      // The first planned read asks for the vehicle list first (a car unshared meanwhile goes away).
       await time.runUntil(view.nextRefreshAt! + 60_000);
       await new Promise((r) => setTimeout(r, 100));
       const paths = emu.requests.map((r) => r.path);
-      const list = paths.findIndex((p) => /^\/v2\.0\/vehicles\/?$/.test(p));
-      assert.ok(list >= 0, `the vehicle list was asked for at the first read: ${paths.join(', ')}`);
-      assert.ok(list < paths.findIndex((p) => p.endsWith('/batch')), 'before the read');
+      if (leg.api === 'v2') {
+        // The first planned read asks for the vehicle list first (a car unshared meanwhile goes away).
+        const list = paths.findIndex((p) => /^\/v2\.0\/vehicles\/?$/.test(p));
+        assert.ok(list >= 0, `the vehicle list was asked for at the first read: ${paths.join(', ')}`);
+        assert.ok(list < paths.findIndex((p) => p.endsWith('/batch')), 'before the read');
+      } else {
+        const billed = emu.requests.filter((r) => r.billed > 0);
+        assert.deepEqual(billed.map((r) => `${r.method} ${r.path}`), [`GET /v3/vehicles/${bevId}/signals`], 'the first planned read is one signals read');
+      }
+      // (v2 may read the charge alone here: a charge-only read between full reads costs less.)
+      const used = second.platform.status()[0]!.vehicles[0]!.requestsUsed!;
+      assert.ok(used > usedBefore, 'counted on top of the persisted count');
+      assert.equal(used, emu.billedCount(bevId), 'as Smartcar bills it');
     } finally {
       await second.shutdown();
     }
@@ -166,7 +237,7 @@ describe('monthly request budget', () => {
     useVirtualTime(start);
     const saved = timing.refreshNowDebounceMs;
     timing.refreshNowDebounceMs = 60_000;
-    const world = await startWithTokens(emu, userId, { config: { requestsPerVehiclePerMonth: BUDGET } });
+    const world = await leg.start(emu, userId, { requestsPerVehiclePerMonth: BUDGET });
     try {
       await time.runUntil(start + 60_000);
       const used = world.platform.status()[0]!.vehicles[0]!.requestsUsed!;
@@ -178,11 +249,11 @@ describe('monthly request budget', () => {
       await time.runUntil(start + 5 * 60_000);
       assert.equal(await world.platform.refreshNow(bevId), 'queued');
       await time.runUntil(start + 6 * 60_000);
-      assert.equal(world.platform.status()[0]!.vehicles[0]!.requestsUsed, used + 3, 'one read of three paths, counted');
-      assert.equal(emu.billedCount(bevId), used + 3);
+      assert.equal(world.platform.status()[0]!.vehicles[0]!.requestsUsed, used + leg.readCost, 'one full read, counted');
+      assert.equal(emu.billedCount(bevId), used + leg.readCost);
     } finally {
       timing.refreshNowDebounceMs = saved;
       await world.shutdown();
     }
   });
-});
+}
