@@ -127,21 +127,26 @@ export class Refresher {
    */
   private intervalMs(v: VehicleAccessory, announce = false): number {
     const { config } = this.deps;
-    if (config.refreshIntervalMinutes !== undefined) {
-      return config.refreshIntervalMinutes * MINUTE_MS;
-    }
     const now = this.deps.now();
+    // Smartcar serves a stored copy until its next daily refresh: reading before then spends requests for nothing.
+    const useful = v.usefulReadAfter;
+    const wait = useful !== undefined && useful > now ? useful - now : 0;
+    if (config.refreshIntervalMinutes !== undefined) {
+      return Math.max(wait, config.refreshIntervalMinutes * MINUTE_MS);
+    }
     const plan = planNext({
       ...v.policyInput(this.deps.billing.readCost(this.focusSignals(v))),
       now,
       utcOffsetMs: -new Date(now).getTimezoneOffset() * MINUTE_MS,
     });
-    this.plans.set(v.id, plan);
-    v.planned(plan.delayMs);
+    const delayMs = Math.max(wait, plan.delayMs);
+    const why = delayMs > plan.delayMs ? 'Smartcar serves a stored copy until its next refresh' : plan.why;
+    this.plans.set(v.id, { ...plan, delayMs, why });
+    v.planned(delayMs);
     if (announce) {
-      this.deps.log.debug(`${v.name}: next refresh in ${Math.round(plan.delayMs / MINUTE_MS)} min: ${plan.why}`);
+      this.deps.log.debug(`${v.name}: next refresh in ${Math.round(delayMs / MINUTE_MS)} min: ${why}`);
     }
-    return plan.delayMs;
+    return delayMs;
   }
 
   /** What one refresh reads: the lock after a command, the charge signals when the plan says so, else all. */

@@ -11,6 +11,7 @@ import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartc
 import { LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
+import { describeFreshness, judgeFreshness, type Freshness } from './freshness.js';
 import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
@@ -20,6 +21,9 @@ import { configurePluggedIn } from './services/plugged-in.js';
 import type { ServiceScope, VehicleView } from './services/scope.js';
 
 const MINUTE_MS = 60_000;
+
+/** "2026-12-01 09:00 UTC": the log and the setup page have no time zone of the owner's to use. */
+const utcMinute = (ms: number): string => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
 /** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
 export interface VehicleContext {
@@ -38,6 +42,8 @@ export interface VehicleContext {
   usage?: Usage;
   /** Plug and charge transitions seen by our reads, for the refresh policy (policy.ts). */
   history?: RefreshHistory;
+  /** What Smartcar serves for this car: fetched for us, a stored daily copy, or nothing (freshness.ts). */
+  freshness?: Freshness;
 }
 
 export interface LockCommands {
@@ -202,6 +208,7 @@ export class VehicleAccessory {
     }
     const { result, at } = outcome;
     this.applyRead(result, at, read.epoch);
+    this.judgeSource(result, at);
     if (result.vin !== undefined && this.context.info.vin === undefined) {
       // v3 lists the VIN among the signals: the serial number HomeKit shows, for free.
       this.update({ ...this.context.info, vin: result.vin }, this.name);
@@ -213,6 +220,26 @@ export class VehicleAccessory {
     if (read.signals.length === this.signals.length) {
       this.context.history = { ...(this.context.history ?? { events: [] }), lastFullReadAt: at };
     }
+  }
+
+  /**
+   * Smartcar may serve a stored copy refreshed about daily, or nothing, until a webhook subscription
+   * exists: say so once when that starts or ends, and let the plan wait for when a read can help.
+   */
+  private judgeSource(result: ReadResult, at: number): void {
+    const before = this.context.freshness;
+    const now = judgeFreshness({ at, ...(result.servedAt !== undefined ? { servedAt: result.servedAt } : {}), ...(result.empty ? { empty: true } : {}) }, before);
+    this.context.freshness = now;
+    if (now.source !== (before?.source ?? 'live')) {
+      const note = describeFreshness(now, utcMinute);
+      this.deps.log.info(`${this.name}: ${note ?? 'Smartcar serves data fetched from the car again'}`);
+    }
+  }
+
+  /** Epoch ms before which no read can bring this car newer data (Smartcar serves a stored copy), if any. */
+  get usefulReadAfter(): number | undefined {
+    const f = this.context.freshness;
+    return f?.source === 'live' ? undefined : f?.usefulAfter;
   }
 
   /** A lock command is about to go out: it is billed, and the refresh policy looks again soon after one. */
@@ -362,6 +389,10 @@ export class VehicleAccessory {
     }
     if (this.isStale()) {
       out.push('The data is older than staleAfterMinutes: Smartcar has not answered recently');
+    }
+    const source = describeFreshness(this.context.freshness, utcMinute);
+    if (source !== undefined) {
+      out.push(source);
     }
     const granted = this.context.info.permissions;
     if (this.plan.lock === 'command-only') {

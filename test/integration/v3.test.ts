@@ -210,3 +210,47 @@ describe('v3: configuration', () => {
     }
   });
 });
+
+describe('v3: honest freshness when Smartcar serves a stored copy, or nothing', () => {
+  it('a daily-refreshed store: said once in the log and on the page, and the next read waits for Smartcar\'s next refresh', async () => {
+    const emu = await startEmulator({ readings: { signalStore: 'daily' } });
+    const userId = emu.addUser({ email: 'o@example.com', password: 'pw' }).id;
+    const carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3' }).id;
+    const world = await startConnected(emu, userId);
+    try {
+      const reads = () => v3Requests(emu, carId).filter((r) => r.path.endsWith('/signals') && r.status === 200).length;
+      await waitFor('a first read', () => reads() === 1);
+      // The store does not change within the day: the second read gets the same copy.
+      emu.clock.advance(2 * 3600_000);
+      await world.platform.refreshNow(carId);
+      await waitFor('the second read', () => reads() === 2);
+      await waitFor('the log line', () => /Model 3: Smartcar serves a stored copy of this car's data, refreshed about once a day/.test(world.logs.text('info')));
+      const view = world.platform.status()[0]!.vehicles[0]!;
+      assert.ok(view.problems.some((p) => /stored copy .* without a webhook subscription it cannot be fresher/.test(p)), view.problems.join('\n'));
+      assert.ok(view.nextRefreshAt! >= emu.clock.now() + 20 * 3600_000, `the next read waits for Smartcar's next refresh (${new Date(view.nextRefreshAt!).toISOString()})`);
+      assert.equal((world.logs.text('info').match(/stored copy/g) ?? []).length, 1, 'said once');
+    } finally {
+      await world.shutdown();
+      await emu.close();
+    }
+  });
+
+  it('an empty store until subscribed: the owner is told there is no data yet, HomeKit says No Response instead of a guess', async () => {
+    const emu = await startEmulator({ readings: { signalStore: 'empty-until-subscribed' } });
+    const userId = emu.addUser({ email: 'o@example.com', password: 'pw' }).id;
+    const carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3' }).id;
+    const world = await startConnected(emu, userId);
+    try {
+      await waitFor('the log line', () => /Model 3: Smartcar has no data for this car yet/.test(world.logs.text('info')));
+      const car = accessoryNamed(world.api, 'Model 3');
+      assert.deepEqual(await read(car, Service.Battery, Characteristic.BatteryLevel), { status: -70402 }, 'no value to answer with: No Response');
+      const view = world.platform.status()[0]!.vehicles[0]!;
+      assert.ok(view.problems.some((p) => /no data for this car yet/.test(p)));
+      assert.ok(view.nextRefreshAt! >= emu.clock.now() + 23 * 3600_000, 'looked at once a day, not spent on');
+      assert.equal(v3Requests(emu, carId).filter((r) => r.path.endsWith('/signals')).length, 1);
+    } finally {
+      await world.shutdown();
+      await emu.close();
+    }
+  });
+});
