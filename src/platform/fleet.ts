@@ -78,6 +78,8 @@ export class Fleet {
     if (!isVehicleContext(accessory.context)) {
       return;
     }
+    // Caches from before listedBy existed were written by the plugin's v2-only versions.
+    accessory.context.listedBy ??= 'v2';
     try {
       this.vehicles.set(accessory.context.vehicleId, this.makeVehicle(accessory));
     } catch (err) {
@@ -213,17 +215,28 @@ export class Fleet {
    */
   private applyDiscovery(userId: string | undefined, discovery: Discovery): VehicleAccessory[] {
     const found: VehicleAccessory[] = [];
+    const backend = this.deps.backend();
     for (const d of discovery.vehicles) {
       const vehicle = this.upsert(d.userId, d.info);
       vehicle.countRequests(d.cost);
+      vehicle.context.listedBy = backend.api;
       found.push(vehicle);
       this.absent.delete(d.info.id);
     }
     if (discovery.conclusive) {
       const listed = new Set(discovery.vehicles.map((d) => d.info.id));
-      const confirmations = this.deps.backend().discoversUsers ? 2 : 1;
+      const confirmations = backend.discoversUsers ? 2 : 1;
       for (const v of userId === undefined ? this.all() : this.of(userId)) {
         if (listed.has(v.id)) {
+          continue;
+        }
+        if (v.context.listedBy !== backend.api && backend.reauthorizeReason(v.userId) === undefined) {
+          // Cached from the other API (the owner switched) and not among this one's connections: the
+          // accessory and its automations stay; the owner connects it once more (setup page, log).
+          backend.requireReauthorization(v.userId, `${v.name} was connected before the plugin switched to Smartcar API ${backend.api}, and Smartcar does not list it there yet: connect it once more on the setup page; its accessory and automations stay`);
+          continue;
+        }
+        if (v.context.listedBy !== backend.api) {
           continue;
         }
         const misses = (this.absent.get(v.id) ?? 0) + 1;

@@ -44,6 +44,8 @@ export interface VehicleContext {
   history?: RefreshHistory;
   /** What Smartcar serves for this car: fetched for us, a stored daily copy, or nothing (freshness.ts). */
   freshness?: Freshness;
+  /** The backend whose discovery last listed this car (SmartcarBackend.api): an opaque label, compared only. */
+  listedBy?: string;
 }
 
 export interface LockCommands {

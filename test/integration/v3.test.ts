@@ -254,3 +254,34 @@ describe('v3: honest freshness when Smartcar serves a stored copy, or nothing', 
     }
   });
 });
+
+describe('v3: a car cached from v2 that the v3 connections do not list', () => {
+  it('is kept, with its automations, and the owner is told in one sentence to connect it once more; Connect brings it back', async () => {
+    const emu = await startEmulator({ autoApprove: {} });
+    const userId = emu.addUser({ email: 'o@example.com', password: 'pw' }).id;
+    const carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3' }).id;
+    const other = emu.addVehicle(userId, { powertrain: 'ICE', make: 'FORD', model: 'F-150' }).id;
+    const v2 = await startWithTokens(emu, userId);
+    await waitFor('the v2 cars', () => accessories(v2.api).length === 2);
+    const cache = v2.api.serializeCache();
+    await v2.shutdown();
+    // At Smartcar the Model 3's connection did not carry over to v3; the F-150's did.
+    emu.removeConnection(emu.connections().find((c) => c.vehicleId === carId)!.id);
+    const world = await startPlatform(pluginConfigV3(), { storage: v2.storage, cache });
+    try {
+      const listings = () => emu.requests.filter((r) => r.host === 'v3' && r.path === '/v3/connections' && r.status === 200).length;
+      await waitFor('three listings', () => listings() >= 3, 5000);
+      assert.equal(accessories(world.api).length, 2, 'nothing removed');
+      assert.match(world.logs.text('error'), /Model 3 was connected before the plugin switched to Smartcar API v3.*connect it once more on the setup page/);
+      assert.equal(world.platform.status().find((u) => u.userId === userId)?.needsReauth, true);
+      const answer = await connectAnswer(world.platform.authUrl('s'));
+      await world.platform.completeAuthorization({ userId: answer.get('user_id')! });
+      assert.equal(world.platform.status().find((u) => u.userId === userId)?.needsReauth, false);
+      await waitFor('a v3 read of the Model 3', () => v3Requests(emu, carId).some((r) => r.path.endsWith('/signals') && r.status === 200));
+      assert.ok(other);
+    } finally {
+      await world.shutdown();
+      await emu.close();
+    }
+  });
+});
