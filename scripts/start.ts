@@ -1,11 +1,13 @@
 // `npm start`: the whole product on its embedded default. Starts the local Smartcar emulator with a
-// BEV, a PHEV and an ICE car, and a real Homebridge with this plugin configured against it, then
-// prints the setup page and the HomeKit code. Ctrl-C stops everything.
+// BEV, a PHEV and an ICE car, and a real Homebridge with this plugin configured against it (Smartcar
+// API v3; `npm start -- --api v2` for the old one), then prints the setup page and the HomeKit code.
+// Ctrl-C stops everything.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
 
@@ -13,6 +15,14 @@ const PROJECT_DIR = resolve(import.meta.dirname, '..');
 const STORAGE = join(PROJECT_DIR, '.homebridge-demo');
 const PIN = '031-45-154';
 const CLIENT_ID = 'demo-client';
+const V3_CLIENT_ID = 'client_demo';
+
+const { values: args } = parseArgs({ options: { api: { type: 'string', default: 'v3' } } });
+if (args.api !== 'v3' && args.api !== 'v2') {
+  console.error(`--api must be v3 or v2, got ${String(args.api)}`);
+  process.exit(2);
+}
+const apiVersion = args.api;
 
 async function portIsFree(port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -42,11 +52,13 @@ function randomUsername(): string {
 }
 
 const setupPort = await pickSetupPort();
-// A fresh secret per run: the emulator and the plugin share it, nobody else needs it.
+// Fresh secrets per run: the emulator and the plugin share them, nobody else needs them.
 const clientSecret = randomBytes(16).toString('hex');
+const v3Secret = randomBytes(16).toString('hex');
 const emulator = await SmartcarEmulator.start({
   clientId: CLIENT_ID,
   clientSecret,
+  v3: { clientId: V3_CLIENT_ID, clientSecret: v3Secret },
   redirectUris: [`http://localhost:${setupPort}/callback`],
   // The plan most owners have: 500 billed requests per vehicle per month.
   monthlyRequestLimit: 500,
@@ -62,19 +74,25 @@ await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
   bridge: { name: 'Smartcar Demo', username, pin: PIN },
   accessories: [],
   platforms: [{
-    platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret, mode: 'simulated', setupPort,
+    platform: 'Smartcar', name: 'Smartcar', mode: 'simulated', setupPort,
+    ...(apiVersion === 'v3'
+      ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: v3Secret }
+      : { api: 'v2', clientId: CLIENT_ID, clientSecret }),
   }],
 }, null, 2));
 
 const homebridge = spawn(process.execPath, [
   join(PROJECT_DIR, 'node_modules/homebridge/bin/homebridge'), '-U', STORAGE, '-P', PROJECT_DIR, '--strict-plugin-resolution', '-I',
 ], {
-  env: { ...process.env, SMARTCAR_API_ORIGIN: emulator.origin, SMARTCAR_AUTH_ORIGIN: emulator.origin },
+  env: {
+    ...process.env, SMARTCAR_API_ORIGIN: emulator.origin, SMARTCAR_AUTH_ORIGIN: emulator.origin, SMARTCAR_CONNECT_ORIGIN: emulator.origins.connect,
+    SMARTCAR_IAM_ORIGIN: emulator.origins.iam, SMARTCAR_API_V3_ORIGIN: emulator.origins.v3, SMARTCAR_MANAGEMENT_API_ORIGIN: emulator.origins.management,
+  },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 
 console.log(`
-  homebridge-smartcar demo
+  homebridge-smartcar demo (Smartcar API ${apiVersion})
   ─────────────────────────────────────────────────────────────
   Smartcar emulator   ${emulator.origin}  (control API: ${emulator.origin}/_emulator/state)
   Setup page          http://localhost:${setupPort}/

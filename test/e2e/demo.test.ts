@@ -26,7 +26,11 @@ async function waitFor(read: () => string, pattern: RegExp, timeoutMs: number): 
   }
 }
 
-describe('npm start (the demo)', () => {
+for (const args of [[], ['--api', 'v2']]) {
+  describe(`npm start${args.length ? ` -- ${args.join(' ')}` : ''} (the demo${args.length ? '' : ', Smartcar API v3'})`, () => demoRun(args));
+}
+
+function demoRun(args: string[]): void {
   let output = '';
   let demo: ReturnType<typeof spawn>;
   let hap: HapController | undefined;
@@ -34,7 +38,7 @@ describe('npm start (the demo)', () => {
 
   before(async () => {
     setupPort = await freePort();
-    demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    demo = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
       cwd: PROJECT_DIR, env: { ...process.env, DEMO_SETUP_PORT: String(setupPort), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     // Also kept for the whole-suite secrets check (test/zz-suite).
@@ -59,6 +63,7 @@ describe('npm start (the demo)', () => {
     const emulatorOrigin = (await waitFor(() => output, /Smartcar emulator\s+(http:\/\/127\.0\.0\.1:\d+)/, 30_000))[1]!;
     assert.match(output, new RegExp(`Setup page\\s+http://localhost:${setupPort}/`));
     assert.match(output, /HomeKit code\s+031-45-154/);
+    assert.match(output, new RegExp(`demo \\(Smartcar API ${args.length ? 'v2' : 'v3'}\\)`));
     const username = (await waitFor(() => output, /bridge "Smartcar Demo", ([0-9A-F:]{17})/, 5_000))[1]!;
     const hapPort = Number((await waitFor(() => output, /is running on port (\d+)/, 30_000))[1]);
     await waitFor(() => output, /Setup page: http/, 15_000);
@@ -93,4 +98,4 @@ describe('npm start (the demo)', () => {
     assert.equal(await exited, 0, 'Ctrl-C stops the demo cleanly');
     await assert.rejects(fetch(`http://127.0.0.1:${setupPort}/`), 'the setup page is gone');
   });
-});
+}
