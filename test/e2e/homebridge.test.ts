@@ -1,6 +1,6 @@
 // End to end, the way owners meet the plugin: a real Homebridge (1.x and 2.x) with the built plugin,
-// the emulator as Smartcar, vehicles connected through the setup page, and a HomeKit controller that
-// paired like an iPhone reading, writing and subscribing over HAP.
+// the emulator as Smartcar (API v3, the default, and v2), vehicles connected through the setup page,
+// and a HomeKit controller that paired like an iPhone reading, writing and subscribing over HAP.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -14,6 +14,9 @@ import { until } from '../helpers/wait.js';
 
 const CLIENT_ID = 'e2e-client';
 const CLIENT_SECRET = 'e2e-secret-do-not-log';
+const V3_CLIENT_ID = 'client_e2e';
+const V3_CLIENT_SECRET = 'e2e-v3-secret-do-not-log';
+type Api = 'v3' | 'v2';
 const { legs, missing } = homebridgeLegs();
 
 function byModel(accessories: HapAccessory[], model: string): HapAccessory {
@@ -30,10 +33,12 @@ for (const note of missing) {
 }
 
 for (const leg of legs) {
-  describe(`end to end on ${leg.name}`, () => runLeg(leg));
+  for (const api of ['v3', 'v2'] as const) {
+    describe(`end to end on ${leg.name}, Smartcar API ${api}`, () => runLeg(leg, api));
+  }
 }
 
-function runLeg(leg: HomebridgeLeg): void {
+function runLeg(leg: HomebridgeLeg, api: Api): void {
   let emu: SmartcarEmulator;
   let fleet: ReturnType<typeof defaultFleet>;
   let hb: HomebridgeProcess;
@@ -50,14 +55,20 @@ function runLeg(leg: HomebridgeLeg): void {
       clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
       redirectUris: [`http://localhost:${setupPort}/callback`],
       autoApprove: { email: 'owner@example.com' },
+      v3: { clientId: V3_CLIENT_ID, clientSecret: V3_CLIENT_SECRET },
     });
     fleet = defaultFleet(emu);
     setupUrl = `http://127.0.0.1:${setupPort}`;
+    const credentials = api === 'v3'
+      ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: V3_CLIENT_SECRET }
+      : { api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
     storage = await makeStorage({
-      platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
-      mode: 'simulated', setupPort, setupBind: '127.0.0.1',
+      platform: 'Smartcar', name: 'Smartcar', ...credentials, mode: 'simulated', setupPort, setupBind: '127.0.0.1',
     }, username);
-    env = { SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin };
+    env = {
+      SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin, SMARTCAR_CONNECT_ORIGIN: emu.origins.connect,
+      SMARTCAR_IAM_ORIGIN: emu.origins.iam, SMARTCAR_API_V3_ORIGIN: emu.origins.v3, SMARTCAR_MANAGEMENT_API_ORIGIN: emu.origins.management,
+    };
     hb = await HomebridgeProcess.start(leg, storage, env);
     await hb.waitForLog(/Setup page: /);
     hap = await HapController.pair(username, hb.port);
@@ -115,7 +126,8 @@ function runLeg(leg: HomebridgeLeg): void {
     const writeMs = Date.now() - started;
     await hap.waitForEvent(current, (v) => v === 1);
     assert.equal(emu.vehicle(fleet.bev.id).locked, true, 'the car is locked in the emulator');
-    assert.ok(emu.requests.some((r) => r.method === 'POST' && r.path.endsWith('/security') && r.vehicleId === fleet.bev.id && r.status === 200));
+    const command = api === 'v3' ? '/commands/security/lock' : '/security';
+    assert.ok(emu.requests.some((r) => r.method === 'POST' && r.path.endsWith(command) && r.vehicleId === fleet.bev.id && r.status === 200));
     assert.ok(writeMs < 2_000, `the write was answered quickly (${writeMs} ms)`);
 
     hap.clearEvents();
@@ -179,8 +191,14 @@ function runLeg(leg: HomebridgeLeg): void {
     assert.equal(bev.aid, bevBefore.aid, 'the same accessory (same UUID → same aid)');
     const values = await hap.read([characteristicId(bev, HAP.Battery, HAP.BatteryLevel), characteristicId(bev, HAP.ContactSensor, HAP.ContactSensorState)]);
     assert.deepEqual(Object.values(values), [15, 1], 'cached values served at once');
-    // Fresh cached data: not even the (unbilled) vehicle list is asked for until the next planned read.
-    assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.path}`), [], 'no Smartcar call at all after the restart');
+    if (api === 'v2') {
+      // Fresh cached data: not even the (unbilled) vehicle list is asked for until the next planned read.
+      assert.deepEqual(emu.requests.map((r) => `${r.method} ${r.path}`), [], 'no Smartcar call at all after the restart');
+    } else {
+      // v3 lists the application's connections (unbilled) to find cars connected elsewhere; nothing billed.
+      assert.deepEqual(emu.requests.filter((r) => r.billed > 0 || (r.host === 'v3' && r.path !== '/v3/connections')).map((r) => `${r.method} ${r.path}`), [],
+        'no billed Smartcar call after the restart');
+    }
   });
 
   it('stops promptly on SIGTERM with its server closed, and never logged a secret', async () => {
@@ -189,9 +207,9 @@ function runLeg(leg: HomebridgeLeg): void {
     allLogs += hb.logs;
     assert.ok(stopped.ms < 8_000, `exited ${stopped.ms} ms after SIGTERM`);
     await assert.rejects(fetch(`${setupUrl}/`));
-    assert.ok(!allLogs.includes(CLIENT_SECRET), 'client secret never logged');
+    assert.ok(!allLogs.includes(CLIENT_SECRET) && !allLogs.includes(V3_CLIENT_SECRET), 'client secret never logged');
     const tokens = emu.state.issuedTokens();
-    assert.ok(tokens.length >= 2, 'the emulator issued tokens during the run');
+    assert.ok(api === 'v3' || tokens.length >= 2, 'the emulator issued tokens during the run');
     assert.deepEqual(tokens.filter((t) => allLogs.includes(t)), [], 'no issued token in the Homebridge output');
     assert.doesNotMatch(allLogs, /access_token|refresh_token|Bearer [\w-]{10,}/i);
   });
