@@ -152,7 +152,12 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       },
     });
     this.log.debug(`Speaking Smartcar API ${this.backend.api}`);
-    await fleet.start(await this.backend.start());
+    try {
+      await fleet.start(await this.backend.start());
+    } catch (err) {
+      // Whatever went wrong with the cars, the setup page is how the owner fixes it: start it anyway.
+      this.log.error(`Starting the Smartcar vehicles failed: ${messageOf(err)}; cached vehicles keep their last values`);
+    }
     await this.startSetupServer(config);
   }
 

@@ -88,10 +88,10 @@ export class Fleet {
   }
 
   /** After launch: settle the cache against the users the backend knows, then discover (or defer it). */
-  async start(users: string[]): Promise<void> {
+  async start({ users, complete }: { users: string[]; complete: boolean }): Promise<void> {
     const { api, log, signal } = this.deps;
     const backend = this.deps.backend();
-    if (!backend.discoversUsers) {
+    if (!backend.discoversUsers && complete) {
       // Cached vehicles of users whose tokens are gone can never refresh again.
       for (const v of this.all()) {
         if (!users.includes(v.userId)) {
@@ -109,6 +109,10 @@ export class Fleet {
       if (signal.aborted) {
         return;
       }
+      if (backend.reauthorizeReason(userId) !== undefined) {
+        // Waits for the owner (Connect again): asking Smartcar now could only fail.
+        continue;
+      }
       const cachedCars = this.of(userId);
       if (cachedCars.length > 0 && cachedCars.every((v) => v.lastReadAt !== undefined && !v.isStale())) {
         // A restart with fresh cached data costs nothing: the vehicle list and permissions are asked
@@ -119,6 +123,12 @@ export class Fleet {
         continue;
       }
       await this.discoverUser(userId).catch((err: unknown) => this.discoveryFailed(userId, err));
+    }
+    if (!complete && !backend.discoversUsers) {
+      // The stored authorizations could not be read: the cars stay, flagged, until the owner connects again.
+      for (const userId of new Set(this.all().map((v) => v.userId))) {
+        backend.requireReauthorization(userId, 'the stored Smartcar authorizations could not be read', { quiet: true });
+      }
     }
     if (backend.discoversUsers) {
       await this.discoverAll();

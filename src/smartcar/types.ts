@@ -91,8 +91,12 @@ export interface SmartcarBackend {
    * a timer, and cached cars wait for a conclusive listing. False: users are the stored authorizations (v2).
    */
   readonly discoversUsers: boolean;
-  /** Loads what the backend keeps between runs; returns the users it knows (v2: stored authorizations). */
-  start(): Promise<string[]>;
+  /**
+   * Loads what the backend keeps between runs: the users it knows (v2: stored authorizations), and
+   * whether that list is complete. Never throws: a storage it cannot read is reported through events,
+   * and an incomplete list means cached cars of users missing from it must be kept.
+   */
+  start(): Promise<{ users: string[]; complete: boolean }>;
   /** Users this backend can act for now. */
   users(): string[];
   connectUrl(state: string): string;

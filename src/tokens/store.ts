@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import type { TokenSet } from '../smartcar/types.js';
 
@@ -26,6 +26,13 @@ export class TokenFileStore {
 
   constructor(storagePath: string) {
     this.dir = join(storagePath, 'smartcar');
+  }
+
+  /** The user a token file of this store belongs to, from its name (undefined for other files). */
+  userOf(file: string): string | undefined {
+    const name = basename(file);
+    const id = name.startsWith(FILE_PREFIX) && name.endsWith(FILE_SUFFIX) ? name.slice(FILE_PREFIX.length, -FILE_SUFFIX.length) : '';
+    return USER_ID.test(id) ? id : undefined;
   }
 
   fileFor(userId: string): string {

@@ -17,12 +17,16 @@ export class V2Backend implements SmartcarBackend {
   readonly discoversUsers = false;
   private readonly client: SmartcarClient;
   private readonly tokens: TokenManager;
+  private readonly store: TokenFileStore;
+  /** Users whose token file could not be read at start: their cars stay, waiting for Connect again. */
+  private readonly unreadable = new Map<string, string>();
 
   constructor(private readonly options: V2BackendOptions) {
     const client = new SmartcarClient(options);
     this.client = client;
+    this.store = new TokenFileStore(options.storagePath);
     this.tokens = new TokenManager({
-      store: new TokenFileStore(options.storagePath),
+      store: this.store,
       // A late refresh answer carries the only refresh token that will still work (SmartcarClient).
       refresh: (rt, onLate) => client.refreshTokens(rt, onLate),
       refreshMarginMs: TOKEN_REFRESH_MARGIN_SECONDS * 1000,
@@ -30,12 +34,31 @@ export class V2Backend implements SmartcarBackend {
     });
   }
 
-  start(): Promise<string[]> {
-    return this.tokens.load((file, err) => this.options.events.onUnreadableUser(file, err));
+  async start(): Promise<{ users: string[]; complete: boolean }> {
+    const { events } = this.options;
+    let users: string[];
+    try {
+      users = await this.tokens.load((file, err) => {
+        events.onUnreadableUser(file, err);
+        const userId = this.store.userOf(file);
+        if (userId !== undefined) {
+          this.unreadable.set(userId, 'its Smartcar token file could not be read');
+        }
+      });
+    } catch (err) {
+      // The folder itself cannot be read: nobody is known, so nobody may be taken for gone.
+      events.onUnreadableUser(this.store.dir, err);
+      return { users: [], complete: false };
+    }
+    for (const [userId, reason] of this.unreadable) {
+      // The cars stay (their automations with them) and show the fault; the file line above said what to do.
+      events.onReauthorizeNeeded(userId, reason, true);
+    }
+    return { users: [...new Set([...users, ...this.unreadable.keys()])], complete: true };
   }
 
   users(): string[] {
-    return this.tokens.users();
+    return [...new Set([...this.tokens.users(), ...this.unreadable.keys()])];
   }
 
   connectUrl(state: string): string {
@@ -49,6 +72,7 @@ export class V2Backend implements SmartcarBackend {
     const tokens = await this.client.exchangeCode(approval.code);
     const userId = await this.client.userId(tokens.accessToken);
     await this.tokens.add(userId, tokens);
+    this.unreadable.delete(userId);
     return userId;
   }
 
@@ -93,14 +117,21 @@ export class V2Backend implements SmartcarBackend {
   }
 
   reauthorizeReason(userId: string): string | undefined {
-    return this.tokens.reauthorizeReason(userId);
+    return this.unreadable.get(userId) ?? this.tokens.reauthorizeReason(userId);
   }
 
   requireReauthorization(userId: string, reason: string, options: { quiet?: boolean } = {}): void {
-    this.tokens.requireReauthorization(userId, reason, options);
+    if (this.tokens.has(userId)) {
+      this.tokens.requireReauthorization(userId, reason, options);
+    } else if (!this.unreadable.has(userId)) {
+      // No tokens at all for this user (a cached car whose file is gone): the owner hears it once.
+      this.unreadable.set(userId, reason);
+      this.options.events.onReauthorizeNeeded(userId, reason, options.quiet);
+    }
   }
 
   forgetUser(userId: string): Promise<void> {
+    this.unreadable.delete(userId);
     return this.tokens.remove(userId);
   }
 }

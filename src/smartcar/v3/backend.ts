@@ -64,6 +64,8 @@ export class V3Backend implements SmartcarBackend {
   /** Per user: why Smartcar wants the owner back in Connect, and since when. */
   private readonly reauth = new Map<string, { reason: string; since: number }>();
   private paging = 0;
+  /** Smartcar has accepted SIGNALS_PAGING[paging]: a later VALIDATION answer is about something else. */
+  private pagingAccepted = false;
 
   constructor(private readonly options: V3BackendOptions) {
     this.token = new AppToken({
@@ -78,8 +80,8 @@ export class V3Backend implements SmartcarBackend {
   }
 
   /** v3 keeps nothing between runs: users are whoever the application's connections belong to. */
-  start(): Promise<string[]> {
-    return Promise.resolve([]);
+  start(): Promise<{ users: string[]; complete: boolean }> {
+    return Promise.resolve({ users: [], complete: false });
   }
 
   users(): string[] {
@@ -172,8 +174,10 @@ export class V3Backend implements SmartcarBackend {
       try {
         answer = await this.call(ctx, (token) => exchange({ method: 'GET', url: pageUrl, headers: this.headers(token, userId) }, ctx, this.options));
       } catch (err) {
-        // Refused for its paging parameters (a 400 is not billed): ask the other way, once each.
-        if (page === 0 && /\(VALIDATION/.test((err as Error).message) && this.paging < SIGNALS_PAGING.length - 1) {
+        // Refused for its paging parameters (a 400 is not billed): ask the other way, once each. Only
+        // until a form is accepted: after that a VALIDATION answer is a glitch, and giving up the page
+        // size for good would make every read walk Smartcar's small default pages, each one billed.
+        if (page === 0 && !this.pagingAccepted && /\(VALIDATION/.test((err as Error).message) && this.paging < SIGNALS_PAGING.length - 1) {
           this.paging++;
           url = first();
           page--;
@@ -182,6 +186,7 @@ export class V3Backend implements SmartcarBackend {
         throw err;
       }
       requests++;
+      this.pagingAccepted = true;
       const body = answer.body as { data?: unknown; links?: Record<string, unknown> } | undefined;
       if (!Array.isArray(body?.data)) {
         throw new TransientError(`${ctx.operation} failed: Smartcar's answer could not be read (no data list)`);
