@@ -364,6 +364,13 @@ export class VehicleAccessory {
     this.push();
   }
 
+  /** Connect again: what failed before belongs to the old authorization; the read that follows tells the truth. */
+  clearFaults(): void {
+    this.context.failures = {};
+    this.commandFailure = undefined;
+    this.push();
+  }
+
   /** HomeKit shows a fault because the last read or lock command failed (not staleness or budget). */
   get failing(): boolean {
     return this.commandFailure !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
@@ -386,7 +393,8 @@ export class VehicleAccessory {
     if (this.budgetNote) {
       out.push(this.budgetNote);
     }
-    for (const message of Object.values(this.context.failures ?? {})) {
+    // A whole read that failed leaves the same message on every signal it asked for: say it once.
+    for (const message of new Set(Object.values(this.context.failures ?? {}))) {
       out.push(message);
     }
     if (this.isStale()) {
