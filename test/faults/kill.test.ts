@@ -1,6 +1,7 @@
 // Crash safety of tokens: a real Homebridge is SIGKILLed at random moments while it refreshes its
 // Smartcar tokens, again and again. After every kill the restarted plugin must refresh with what it
 // stored, and Smartcar (the emulator, rotating refresh tokens with its grace window) must accept it.
+// v2 only: a v3 install keeps no per-user tokens on disk (one client-credentials app token, in memory, fetched again after any restart), so a kill has nothing to lose.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
