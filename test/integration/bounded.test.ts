@@ -1,18 +1,26 @@
-// Every Smartcar call is bounded, and what comes back too late changes nothing: a read or a lock that
-// Smartcar does not answer gives up at requestTimeoutSeconds with a fault and one line naming the
-// bound, without holding the other cars' refreshes; an answer that arrives after the plugin gave up
-// (or after a newer command) never overwrites newer state; and a refused refresh token stops every
-// request for that user alone, over several refresh intervals, until Connect again restores the same
-// accessories.
+// Every Smartcar call is bounded, and what comes back too late changes nothing, on both APIs: a read
+// that Smartcar does not answer gives up at requestTimeoutSeconds with a fault and one line naming the
+// bound, without holding the other cars' refreshes; a lock gives up at that bound on v2, and on v3 at
+// max(requestTimeoutSeconds, 180 s), because a v3 command may hold its connection ~175 s and then stream
+// its outcome (smartcar-v3.md §3.4; V3_COMMAND_TIMEOUT_SECONDS); an answer that arrives after the plugin
+// gave up (or after a newer command) never overwrites newer state; a slow token endpoint costs no
+// authorization; and an owner Smartcar wants back in Connect (v2: a refused refresh token; v3:
+// AUTHENTICATION_FAILED) stops every request for that user alone, over several refresh intervals,
+// until Connect again restores the same accessories.
+//
+// On v3 the plugin reaches the vehicle host through a pass-through proxy (test/helpers/late-proxy.ts)
+// so that an answer Smartcar computed at once can reach the plugin late, carrying the state of then.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import type { PlatformAccessory } from 'homebridge';
 
-import type { SmartcarEmulator } from '../emulator/index.js';
+import { V3_COMMAND_TIMEOUT_SECONDS } from '../../src/settings.js';
+import { DEFAULT_LONG_RUNNING_AFTER_MS, type RequestLogEntry, type SmartcarEmulator } from '../emulator/index.js';
 import { connectViaSetupPage, crashRecorder, sleep } from '../faults/support.js';
 import { accessoryNamed, hap, pushed, told, tempStorage, waitFor, write } from '../helpers/homebridge-api.js';
-import { seedTokens, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+import { LateProxy } from '../helpers/late-proxy.js';
+import { seedTokens, startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
 const { Service: S, Characteristic: C } = hap;
@@ -23,17 +31,27 @@ const CONFIG = { requestTimeoutSeconds: BOUND_S, refreshIntervalMinutes: 30, req
 const SECURED = C.LockTargetState.SECURED;
 const UNSECURED = C.LockTargetState.UNSECURED;
 
+type Api = 'v2' | 'v3';
 type World = Awaited<ReturnType<typeof startWithTokens>>;
 
 const FAULT_SERVICES = [S.LockMechanism, S.Battery, S.ContactSensor];
 const faults = (car: PlatformAccessory): unknown[] => FAULT_SERVICES.map((s) => pushed(car, s, C.StatusFault));
 
-describe('bounded calls and late answers', () => {
+for (const api of ['v2', 'v3'] as const) {
+  describe(`bounded calls and late answers (API ${api})`, () => boundedSuite(api));
+}
+
+function boundedSuite(api: Api): void {
   let emu: SmartcarEmulator;
   let world: World | undefined;
   let uninstallTime: (() => void) | undefined;
+  /** v3: the vehicle host as the plugin reaches it (answers can be held on their way back). */
+  let proxy: LateProxy | undefined;
   const crashes = crashRecorder();
   let n = 0;
+  const v3 = api === 'v3';
+  /** A scenario that exists on one API only. */
+  const itOn = (which: Api): typeof it => (which === api ? it : ((() => undefined) as unknown as typeof it));
 
   function owner(models: string[]): { userId: string; email: string; ids: string[] } {
     const email = `owner${++n}@example.com`;
@@ -42,8 +60,9 @@ describe('bounded calls and late answers', () => {
     return { userId, email, ids };
   }
 
+  /** The owner's cars connected (v2: tokens seeded; v3: connections at Smartcar) and the plugin started. */
   async function start(userId: string, options: { storage?: string } = {}): Promise<World> {
-    world = await startWithTokens(emu, userId, { config: CONFIG, ...options });
+    world = v3 ? await startConnected(emu, userId, { config: CONFIG, ...options }) : await startWithTokens(emu, userId, { config: CONFIG, ...options });
     return world;
   }
 
@@ -51,10 +70,38 @@ describe('bounded calls and late answers', () => {
     await waitFor('every first read', () => w.platform.status().every((u) => u.vehicles.every((v) => v.lastRefreshAt !== undefined)));
   }
 
-  const batchesOf = (id: string, from = 0): typeof emu.requests => emu.requests.slice(from).filter((r) => r.vehicleId === id && r.path.endsWith('/batch'));
+  /** The reads of one car: v2 batches, v3 signals requests (the list, or one signal after a command). */
+  const readsOf = (id: string, from = 0): RequestLogEntry[] => emu.requests.slice(from)
+    .filter((r) => r.vehicleId === id && (v3 ? r.host === 'v3' && r.method === 'GET' && /\/signals(\/[^/]+)?$/.test(r.path) : r.path.endsWith('/batch')));
+  /** Smartcar does not answer the car's next full read for `ms`. */
+  const stallRead = (id: string, ms: number): void => emu.inject(v3 ? { target: 'read', api: 'v3', vehicleId: id, path: '/signals' } : { target: 'read', vehicleId: id, path: '/batch' }, { delayMs: ms });
+  /**
+   * Smartcar reads the car's lock now, but its answer reaches the plugin only after `ms`. v2: the batch
+   * answers /security first, then hangs on /battery. v3: one signals request, held by the proxy on its
+   * way back (the emulator's own delays act before the car is read).
+   */
+  function lateRead(id: string, ms: number): void {
+    if (v3) {
+      proxy!.hold((method, path) => method === 'GET' && path === `/v3/vehicles/${id}/signals`, ms);
+    } else {
+      emu.inject({ target: 'read', vehicleId: id, path: '/battery' }, { delayMs: ms });
+    }
+  }
+  /** v3: what the held answer said of the lock (closure-islocked), as Smartcar computed it. */
+  function heldLock(): unknown {
+    const body = JSON.parse(proxy!.held[0] ?? '{}') as { data?: { id?: string; attributes?: { body?: { value?: unknown } } }[] };
+    return body.data?.find((d) => d.id === 'closure-islocked')?.attributes?.body?.value;
+  }
+  /** The late answer of lateRead has come back (into a connection the plugin may have given up on). */
+  const lateAnswered = (id: string): boolean => (v3 ? proxy!.delivered >= 1 : readsOf(id).length >= 2 && readsOf(id).every((r) => r.status === 200));
 
   before(async () => {
     emu = await startEmulator();
+    if (v3) {
+      proxy = await LateProxy.start(emu.origins.v3);
+      // Read by the v3 backend when the platform launches.
+      process.env.SMARTCAR_API_V3_ORIGIN = proxy.origin;
+    }
   });
   afterEach(async () => {
     await world?.shutdown();
@@ -62,11 +109,24 @@ describe('bounded calls and late answers', () => {
     uninstallTime?.();
     uninstallTime = undefined;
     emu.faults.clear();
+    // v3 serves every connection of the application: the next test's owner starts alone.
+    for (const c of v3 ? emu.connections() : []) {
+      emu.removeConnection(c.id);
+    }
+    emu.commandLatencyMs = 0;
+    emu.longRunningAfterMs = DEFAULT_LONG_RUNNING_AFTER_MS;
+    if (proxy) {
+      proxy.clear();
+      proxy.delivered = 0;
+      proxy.undeliverable = 0;
+      proxy.held = [];
+    }
     assert.deepEqual(crashes.rejections, [], 'no unhandled rejection');
     assert.deepEqual(crashes.exceptions, [], 'no uncaught exception');
   });
   after(async () => {
     crashes.stop();
+    await proxy?.close();
     await emu?.close();
   });
 
@@ -77,7 +137,7 @@ describe('bounded calls and late answers', () => {
     const stuck = accessoryNamed(w.api, 'Model 3');
     const stuckFaults = told(stuck, S.LockMechanism, C.StatusFault);
     const from = emu.requests.length;
-    emu.inject({ target: 'read', vehicleId: stuckId!, path: '/batch' }, { delayMs: STUCK_MS });
+    stallRead(stuckId!, STUCK_MS);
     const t0 = Date.now();
     await w.platform.refreshNow();
 
@@ -90,14 +150,15 @@ describe('bounded calls and late answers', () => {
     assert.equal(pushed(stuck, S.Battery, C.StatusFault), C.StatusFault.GENERAL_FAULT, 'every service of the car shows it');
 
     // Refreshes run one at a time, so the other car waits at most for the bound, not for Smartcar.
-    await waitFor('the other car read', () => batchesOf(otherId!, from).some((r) => r.status === 200), 8000 - (Date.now() - t0));
+    await waitFor('the other car read', () => readsOf(otherId!, from).some((r) => r.status === 200), 8000 - (Date.now() - t0));
     // The stuck car's next attempt (the backoff) is not blocked by the request still hanging at Smartcar.
     await waitFor('the stuck car read again and the fault cleared', () => pushed(stuck, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT
-      && batchesOf(stuckId!, from).some((r) => r.status === 200), 8000 - (Date.now() - t0));
+      && readsOf(stuckId!, from).some((r) => r.status === 200), 8000 - (Date.now() - t0));
     assert.ok(Date.now() - t0 < 8000, 'all of it long before Smartcar would have answered');
   });
 
-  it(`a lock Smartcar does not answer gives up at ${BOUND_S} s: target reverted, fault, and reads go on meanwhile`, async () => {
+  // v3 commands are bounded by max(requestTimeoutSeconds, 180 s): their own tests are below.
+  itOn('v2')(`a lock Smartcar does not answer gives up at ${BOUND_S} s: target reverted, fault, and reads go on meanwhile`, async () => {
     const { userId, ids: [id] } = owner(['Model 3']);
     const w = await start(userId);
     await firstReads(w);
@@ -111,7 +172,7 @@ describe('bounded calls and late answers', () => {
 
     // The command does not hold the scheduler: a refresh while it hangs is read, and the target stays.
     await w.platform.refreshNow(id);
-    await waitFor('a read while the command hangs', () => batchesOf(id!, from).some((r) => r.status === 200), 3000);
+    await waitFor('a read while the command hangs', () => readsOf(id!, from).some((r) => r.status === 200), 3000);
     assert.equal(pushed(car, S.LockMechanism, C.LockTargetState), SECURED, 'still "Locking…" while the command is out');
 
     await waitFor('the target reverted', () => pushed(car, S.LockMechanism, C.LockTargetState) === UNSECURED, (BOUND_S + 3) * 1000);
@@ -132,15 +193,19 @@ describe('bounded calls and late answers', () => {
     const car = accessoryNamed(w.api, 'Model 3');
     const currents = told(car, S.LockMechanism, C.LockCurrentState);
     emu.resetLog();
-    // The batch reads /security first (the car is unlocked now), then hangs on /battery: its answer,
-    // "unlocked", leaves Smartcar only after 8 s.
-    emu.inject({ target: 'read', vehicleId: id!, path: '/battery' }, { delayMs: 8000 });
+    // Smartcar reads the lock now (the car is unlocked): its answer, "unlocked", reaches the plugin
+    // only after 8 s.
+    lateRead(id!, 8000);
     await w.platform.refreshNow(id);
     await waitFor('the plugin gives up', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.GENERAL_FAULT, (BOUND_S + 3) * 1000);
     // Meanwhile the owner locked the car with its key; the plugin's next read sees it.
     emu.updateVehicle(id!, { locked: true });
     await waitFor('HomeKit shows locked', () => pushed(car, S.LockMechanism, C.LockCurrentState) === C.LockCurrentState.SECURED, 3000);
-    await waitFor('the late answer left Smartcar', () => batchesOf(id!).length >= 2 && batchesOf(id!).every((r) => r.status === 200), 6000);
+    await waitFor('the late answer came back', () => lateAnswered(id!), 6000);
+    if (v3) {
+      assert.equal(heldLock(), false, 'the late answer said "unlocked"');
+      assert.equal(proxy!.undeliverable, 1, 'and came after the plugin had hung up');
+    }
     await sleep(200);
     assert.deepEqual(currents, [C.LockCurrentState.SECURED], `LockCurrentState told to HomeKit: ${JSON.stringify(currents)}`);
     assert.equal(pushed(car, S.LockMechanism, C.LockTargetState), SECURED);
@@ -155,20 +220,25 @@ describe('bounded calls and late answers', () => {
     const currents = told(car, S.LockMechanism, C.LockCurrentState);
     const targets = told(car, S.LockMechanism, C.LockTargetState);
     emu.resetLog();
-    // A read whose /security part Smartcar answered before the lock, delivered after it (within the bound).
-    emu.inject({ target: 'read', vehicleId: id!, path: '/battery' }, { delayMs: 800 });
+    // A read whose lock value Smartcar took before the lock, delivered after it (within the bound).
+    lateRead(id!, 800);
     await w.platform.refreshNow(id);
     await sleep(150);
     await write(car, S.LockMechanism, C.LockTargetState, SECURED);
     await waitFor('locked', () => pushed(car, S.LockMechanism, C.LockCurrentState) === C.LockCurrentState.SECURED, 3000);
-    await waitFor('the slow read and the confirming read answered', () => batchesOf(id!).length >= 2, 4000);
+    await waitFor('the slow read and the confirming read answered', () => readsOf(id!).length >= 2 && lateAnswered(id!), 4000);
+    if (v3) {
+      assert.equal(heldLock(), false, 'the slow read said "unlocked"');
+      assert.equal(proxy!.undeliverable, 0, 'and reached the plugin (within the bound), after the lock');
+    }
     await sleep(200);
     assert.equal(emu.vehicle(id!).locked, true);
     assert.deepEqual(currents, [C.LockCurrentState.SECURED], `LockCurrentState told to HomeKit: ${JSON.stringify(currents)}`);
     assert.deepEqual(targets, [SECURED], `LockTargetState told to HomeKit: ${JSON.stringify(targets)}`);
   });
 
-  it('a token refresh Smartcar answers after the bound is kept: a slow token endpoint does not cost the authorization', async () => {
+  // v3 has no refresh token to rotate: its slow token endpoint (IAM) has its own test below.
+  itOn('v2')('a token refresh Smartcar answers after the bound is kept: a slow token endpoint does not cost the authorization', async () => {
     const { userId, ids: [id] } = owner(['Model 3']);
     const w = await start(userId);
     await firstReads(w);
@@ -189,11 +259,11 @@ describe('bounded calls and late answers', () => {
       await waitFor('both late token answers', () => emu.requests.filter((r) => r.path === '/oauth/token' && Date.now() - t0 > (2 * BOUND_S + 2) * 1000).length >= 2, 20_000);
       await sleep(300);
       assert.equal(w.platform.status()[0]!.needsReauth, false, `still authorized: ${w.logs.text('error')}`);
-      await waitFor('the car read again', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT && batchesOf(id!).some((r) => r.status === 200), 3000);
+      await waitFor('the car read again', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT && readsOf(id!).some((r) => r.status === 200), 3000);
       const from = emu.requests.length;
       emu.expireAccessTokens(userId);
       await w.platform.refreshNow(id);
-      await waitFor('a later refresh works too', () => batchesOf(id!, from).some((r) => r.status === 200), 3000);
+      await waitFor('a later refresh works too', () => readsOf(id!, from).some((r) => r.status === 200), 3000);
       assert.equal(w.platform.status()[0]!.needsReauth, false);
       assert.equal(w.logs.lines.filter((l) => l.level === 'error').length, 0, w.logs.text('error'));
     } finally {
@@ -201,12 +271,17 @@ describe('bounded calls and late answers', () => {
     }
   });
 
-  it('a refused refresh token: that user\'s cars show a fault and get no request over hours; the other user polls on; Connect again restores them', async () => {
+  const refusal = v3 ? 'CONNECTED_SERVICES_ACCOUNT:AUTHENTICATION_FAILED on a read' : 'a refused refresh token';
+  it(`${refusal}: that user's cars show a fault and get no request over hours; the other user polls on; Connect again restores them`, async () => {
     const a = owner(['Model 3', 'Model Y']);
     const b = owner(['Cybertruck']);
     emu.autoApprove = { email: a.email };
     const storage = await tempStorage();
-    await seedTokens(storage, b.userId, emu.issueTokens(b.userId));
+    if (v3) {
+      emu.connect(b.userId);
+    } else {
+      await seedTokens(storage, b.userId, emu.issueTokens(b.userId));
+    }
     // Several 30-minute refresh intervals in seconds: the scheduler runs on the emulator's clock.
     const time = new VirtualTime(emu);
     uninstallTime = time.install();
@@ -220,8 +295,16 @@ describe('bounded calls and late answers', () => {
     const statusOf = (userId: string): ReturnType<typeof w.platform.status>[number] => w.platform.status().find((u) => u.userId === userId)!;
     const errorLines = (): string[] => w.logs.lines.filter((l) => l.level === 'error').map((l) => l.message);
 
-    // Smartcar refuses A's refresh token (revoked: invalid_grant) at A's next planned refresh.
-    emu.revokeTokens(a.userId);
+    if (v3) {
+      // A changed the password of the car's account: Smartcar answers every read of A's cars with
+      // AUTHENTICATION_FAILED (resolution REAUTHENTICATE) until A signs in again in Connect.
+      for (const id of a.ids) {
+        emu.inject({ target: 'read', api: 'v3', vehicleId: id }, { error: { type: 'CONNECTED_SERVICES_ACCOUNT', code: 'AUTHENTICATION_FAILED', status: 400 } }, 100);
+      }
+    } else {
+      // Smartcar refuses A's refresh token (revoked: invalid_grant) at A's next planned refresh.
+      emu.revokeTokens(a.userId);
+    }
     await time.runUntil(t0 + 31 * MIN);
     for (const car of aCars) {
       assert.deepEqual(faults(car), [1, 1, 1], `${car.displayName}: every service shows the fault`);
@@ -240,14 +323,16 @@ describe('bounded calls and late answers', () => {
       assert.equal(await w.platform.refreshNow(a.ids[0]), 'reconnect', 'the setup page is told to ask for Connect again');
       await time.runUntil(emu.clock.now() + 30 * MIN + 5000); // B: the pressed refresh, then its planned one
     }
+    // v3's application token and connection listing serve every user: they are not A's.
     const forA = emu.requests.filter((r) => a.ids.includes(r.vehicleId ?? '') || r.userId === a.userId || r.path === '/oauth/token');
     assert.deepEqual(forA.map((r) => `${r.method} ${r.path} ${r.status}`), [], 'nothing is sent for that user, not even a token refresh');
-    const bReads = batchesOf(b.ids[0]!);
+    const bReads = readsOf(b.ids[0]!);
     assert.ok(bReads.length >= 4 && bReads.every((r) => r.status === 200), `the other user keeps polling: ${bReads.length} reads`);
     assert.deepEqual(faults(bCar), [0, 0, 0]);
     assert.equal(errorLines().length, 1, 'told once, not at every refresh');
 
     // Connect again on the setup page (the emulator signs in as A): the same accessories come back.
+    emu.faults.clear(); // v3: A signed in to the car's account again
     const r = await connectViaSetupPage(setupUrl);
     assert.match(r.url, /connected=2/, `both cars connected again: ${r.status} ${r.url}`);
     await time.runUntil(emu.clock.now() + 1000);
@@ -259,8 +344,126 @@ describe('bounded calls and late answers', () => {
     }
     assert.equal(statusOf(a.userId).needsReauth, false);
     for (const id of a.ids) {
-      assert.ok(batchesOf(id).some((x) => x.status === 200), 'polling resumed for that user');
+      assert.ok(readsOf(id).some((x) => x.status === 200), 'polling resumed for that user');
     }
     assert.doesNotMatch(await (await fetch(`${setupUrl}/`)).text(), />Connect again</);
   });
-});
+
+  // ---- v3: commands wait for Smartcar's long-running answers ---------------------------------------
+
+  itOn('v3')(`a lock Smartcar holds 12 s is not cut at ${BOUND_S} s (v3 commands wait max(requestTimeoutSeconds, ${V3_COMMAND_TIMEOUT_SECONDS} s)): it locks, no fault, reads go on meanwhile`, async () => {
+    const { userId, ids: [id] } = owner(['Model 3']);
+    const w = await start(userId);
+    await firstReads(w);
+    const car = accessoryNamed(w.api, 'Model 3');
+    const targets = told(car, S.LockMechanism, C.LockTargetState);
+    const currents = told(car, S.LockMechanism, C.LockCurrentState);
+    const lockFaults = told(car, S.LockMechanism, C.StatusFault);
+    emu.commandLatencyMs = 12_000; // the car takes 12 s; Smartcar holds the connection (a 200 at the end)
+    const from = emu.requests.length;
+    const t0 = Date.now();
+    await write(car, S.LockMechanism, C.LockTargetState, SECURED);
+    await w.platform.refreshNow(id);
+    await waitFor('a read while the command is out', () => readsOf(id!, from).some((r) => r.status === 200), 3000);
+
+    await sleep(t0 + (BOUND_S + 2) * 1000 - Date.now());
+    assert.equal(pushed(car, S.LockMechanism, C.LockTargetState), SECURED, `still "Locking…" ${BOUND_S + 2} s in`);
+    assert.deepEqual(lockFaults, [], 'no fault while Smartcar is still carrying the command out');
+    assert.equal(w.logs.lines.filter((l) => /Could not lock/.test(l.message)).length, 0, w.logs.text());
+
+    await waitFor('HomeKit shows locked', () => pushed(car, S.LockMechanism, C.LockCurrentState) === C.LockCurrentState.SECURED, 10_000);
+    const lockedAfter = Date.now() - t0;
+    assert.ok(lockedAfter >= 12_000 - 200, `locked after ${lockedAfter} ms, when the car did it`);
+    assert.equal(emu.vehicle(id!).locked, true);
+    await sleep(300); // the confirming read
+    assert.deepEqual(targets, [SECURED], `LockTargetState told to HomeKit: ${JSON.stringify(targets)}`);
+    assert.deepEqual(currents, [C.LockCurrentState.SECURED], `LockCurrentState told to HomeKit: ${JSON.stringify(currents)}`);
+    assert.deepEqual(lockFaults, [], 'never flagged');
+    assert.equal(w.logs.lines.filter((l) => l.level === 'warn' || l.level === 'error').filter((l) => !/setup page listens on/.test(l.message)).length, 0, w.logs.text());
+  });
+
+  itOn('v3')(`a long-running lock (202, outcome streamed 9 s later) is waited for past ${BOUND_S} s, and the streamed outcome decides: a door open reverts it, a closed door locks`, async () => {
+    const { userId, ids: [id] } = owner(['Model 3']);
+    const w = await start(userId);
+    await firstReads(w);
+    const car = accessoryNamed(w.api, 'Model 3');
+    // Smartcar answers 202 at once and writes the outcome when the car is done (smartcar-v3.md §3.4).
+    emu.longRunningAfterMs = 1000;
+    emu.commandLatencyMs = 9000;
+    emu.updateVehicle(id!, { doors: { frontLeft: 'OPEN' } });
+    let t0 = Date.now();
+    await write(car, S.LockMechanism, C.LockTargetState, SECURED);
+    await waitFor('the target reverted', () => pushed(car, S.LockMechanism, C.LockTargetState) === UNSECURED, 12_000);
+    const refusedAfter = Date.now() - t0;
+    assert.ok(refusedAfter >= 9000 - 200, `refused after ${refusedAfter} ms, when Smartcar streamed the refusal`);
+    const line = w.logs.lines.find((l) => l.level === 'warn' && /Could not lock/.test(l.message));
+    assert.ok(line, w.logs.text());
+    assert.match(line.message, /DOOR_OPEN/, 'the streamed reason, not a timeout');
+    assert.doesNotMatch(line.message, /no answer from Smartcar/);
+    assert.ok(emu.requests.some((r) => r.method === 'POST' && r.vehicleId === id && r.status === 202), 'Smartcar did answer 202');
+
+    emu.updateVehicle(id!, { doors: { frontLeft: 'CLOSED' } });
+    t0 = Date.now();
+    await write(car, S.LockMechanism, C.LockTargetState, SECURED);
+    await waitFor('HomeKit shows locked', () => pushed(car, S.LockMechanism, C.LockCurrentState) === C.LockCurrentState.SECURED, 12_000);
+    assert.ok(Date.now() - t0 >= 9000 - 200, `locked after ${Date.now() - t0} ms`);
+    assert.equal(emu.vehicle(id!).locked, true);
+    await waitFor('the fault cleared', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT, 3000);
+  });
+
+  itOn('v3')(`a lock Smartcar never answers gives up at ${V3_COMMAND_TIMEOUT_SECONDS} s, not at ${BOUND_S} s: target reverted, fault, one line naming the bound; reads go on meanwhile`, async () => {
+    const { userId, ids: [id] } = owner(['Model 3']);
+    const w = await start(userId);
+    await firstReads(w);
+    const car = accessoryNamed(w.api, 'Model 3');
+    const targets = told(car, S.LockMechanism, C.LockTargetState);
+    // No answer at all (not even the 202's headers) until a little after the bound.
+    emu.inject({ target: 'command', api: 'v3', vehicleId: id! }, { delayMs: (V3_COMMAND_TIMEOUT_SECONDS + 5) * 1000 });
+    const from = emu.requests.length;
+    const t0 = Date.now();
+    await write(car, S.LockMechanism, C.LockTargetState, SECURED);
+    await w.platform.refreshNow(id);
+    await waitFor('a read while the command hangs', () => readsOf(id!, from).some((r) => r.status === 200), 3000);
+    await sleep(t0 + (BOUND_S + 2) * 1000 - Date.now());
+    assert.equal(pushed(car, S.LockMechanism, C.LockTargetState), SECURED, `not given up at ${BOUND_S} s`);
+    assert.equal(pushed(car, S.LockMechanism, C.StatusFault), C.StatusFault.NO_FAULT);
+
+    await waitFor('the target reverted', () => pushed(car, S.LockMechanism, C.LockTargetState) === UNSECURED, (V3_COMMAND_TIMEOUT_SECONDS + 5) * 1000);
+    const revertedAfter = Date.now() - t0;
+    assert.ok(revertedAfter >= V3_COMMAND_TIMEOUT_SECONDS * 1000 - 200 && revertedAfter < (V3_COMMAND_TIMEOUT_SECONDS + 3) * 1000, `reverted after ${revertedAfter} ms`);
+    assert.deepEqual(targets, [SECURED, UNSECURED]);
+    assert.equal(pushed(car, S.LockMechanism, C.LockCurrentState), C.LockCurrentState.UNSECURED);
+    assert.equal(pushed(car, S.LockMechanism, C.StatusFault), C.StatusFault.GENERAL_FAULT);
+    const lines = w.logs.lines.filter((l) => l.level === 'warn' && /Could not lock/.test(l.message));
+    assert.equal(lines.length, 1, w.logs.text());
+    assert.match(lines[0]!.message, new RegExp(`no answer from Smartcar within ${V3_COMMAND_TIMEOUT_SECONDS} s`));
+  });
+
+  itOn('v3')('an application token Smartcar answers after the bound: that read fails once with a fault, the next gets a token and reads; nothing for the owner to do', async () => {
+    const { userId, ids: [id] } = owner(['Model 3']);
+    const w = await start(userId);
+    await firstReads(w);
+    const car = accessoryNamed(w.api, 'Model 3');
+    emu.inject({ target: 'token', api: 'v3' }, { delayMs: (BOUND_S + 2) * 1000 });
+    emu.expireAppTokens();
+    emu.resetLog();
+    const tokens = (): RequestLogEntry[] => emu.requests.filter((r) => r.host === 'iam');
+    const t0 = Date.now();
+    await w.platform.refreshNow(id);
+    await waitFor('the read given up', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.GENERAL_FAULT, (BOUND_S + 3) * 1000);
+    assert.ok(Date.now() - t0 >= BOUND_S * 1000 - 200, `gave up after ${Date.now() - t0} ms`);
+    const line = w.logs.lines.find((l) => l.level === 'warn' && l.message.startsWith('Model 3: refresh failed'));
+    assert.ok(line, w.logs.text());
+    assert.match(line.message, new RegExp(`no answer from Smartcar within ${BOUND_S} s`));
+    await waitFor('the car read again with a new token', () => pushed(car, S.LockMechanism, C.StatusFault) === C.StatusFault.NO_FAULT
+      && readsOf(id!).some((r) => r.status === 200), 3000);
+    // The late token answer comes and goes; the plugin keeps the one it has.
+    await waitFor('the late token answer', () => tokens().length >= 2, 5000);
+    const from = emu.requests.length;
+    await w.platform.refreshNow(id);
+    await waitFor('a later read works too', () => readsOf(id!, from).some((r) => r.status === 200), 3000);
+    assert.equal(emu.requests.slice(from).filter((r) => r.host === 'iam').length, 0, 'no token asked for again');
+    assert.equal(w.platform.status()[0]!.needsReauth, false);
+    assert.equal(w.logs.lines.filter((l) => l.level === 'error').length, 0, w.logs.text('error'));
+  });
+}
