@@ -9,7 +9,7 @@ import { Fleet } from './platform/fleet.js';
 import { LockGate } from './platform/lock-gate.js';
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
-import type { ConnectedVehicle, RefreshNowAnswer, SetupHost, UserStatusView } from './setup/host.js';
+import type { ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from './setup/host.js';
 import { SetupServer } from './setup/server.js';
 import {
   BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, DISCOVERY_INTERVAL_SECONDS, REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS,
@@ -90,7 +90,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     return this.parts!.setup.authUrl(state);
   }
 
-  completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+  completeAuthorization(approval: ConnectApproval): Promise<ConnectResult> {
     return this.parts!.setup.completeAuthorization(approval);
   }
 

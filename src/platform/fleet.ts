@@ -1,5 +1,5 @@
 // Which cars the platform serves: restored from Homebridge's cache (their last values are served at
-// once), found by discovery, named stably ("Model 3", "Model 3 2" by vehicle id), and removed only on
+// once), found by discovery, named once and for good ("Model 3", then "Model 3 2"), and removed only on
 // proof, because removing one breaks the owner's automations. v3 lists the whole application every minute.
 import type { API, Logging, PlatformAccessory } from 'homebridge';
 
@@ -12,6 +12,7 @@ import { describeForOwner, VehicleAccessory, type LockCommands, type VehicleCont
 import { sanitizeName } from '../vehicle/mappers.js';
 import { LogOnce } from './log-once.js';
 
+const RETRY_MAX_MS = 30 * 60_000;
 // Categories is an ambient const enum (unusable under verbatimModuleSyntax); DOOR_LOCK is 6 in HAP 1.x and 2.x.
 const DOOR_LOCK_CATEGORY = 6;
 
@@ -46,6 +47,8 @@ export class Fleet {
   private readonly discoveryDue = new Set<string>();
   private readonly failures: LogOnce;
   private discoveryTimer: NodeJS.Timeout | undefined;
+  /** Users whose Connect succeeded but whose vehicle list failed: listed again until it works. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: FleetDeps) {
     this.failures = new LogOnce(deps.log);
@@ -143,6 +146,34 @@ export class Fleet {
 
   stop(): void {
     clearTimeout(this.discoveryTimer);
+    this.retries.forEach((t) => clearTimeout(t));
+    this.retries.clear();
+  }
+
+  /**
+   * The user's authorization is stored but listing the vehicles failed: try again, the interval doubling
+   * from the discovery interval up to half an hour, until Smartcar answers (or the platform stops).
+   */
+  retryDiscovery(userId: string, delayMs = this.deps.timing.discoveryIntervalMs): void {
+    if (this.deps.signal.aborted || this.retries.has(userId)) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.retries.delete(userId);
+      this.discoverUser(userId).then((found) => {
+        if (found.length > 0) {
+          this.deps.log.info(`Connected ${found.map((v) => v.name).join(', ')} (Smartcar listed ${found.length === 1 ? 'it' : 'them'} on a later try)`);
+        }
+      }, (err: unknown) => {
+        const problem = mapSmartcarError(err, { operation: 'Listing the vehicles' });
+        this.failures.warn(`retry:${userId}`, `Listing the vehicles of a newly connected Smartcar account failed again: ${describeForOwner(problem)}; the plugin keeps trying`);
+        if (problem.kind !== 'reauthorize') {
+          this.retryDiscovery(userId, Math.min(2 * delayMs, RETRY_MAX_MS));
+        }
+      });
+    }, delayMs);
+    timer.unref();
+    this.retries.set(userId, timer);
   }
 
   /**
@@ -257,7 +288,6 @@ export class Fleet {
         }
       }
     }
-    this.assignNames();
     for (const v of found) {
       // A car already on a plan keeps it; a new or returning one is planned now.
       if (!this.deps.schedule.isScheduled(v.id) || userId !== undefined) {
@@ -269,14 +299,14 @@ export class Fleet {
 
   private upsert(userId: string, info: VehicleInfo): VehicleAccessory {
     const { api } = this.deps;
-    const name = baseName(info);
     const existing = this.vehicles.get(info.id);
     if (existing) {
       existing.context.userId = userId;
-      existing.update(info, existing.name || name);
+      existing.update(info, existing.name || this.freeName(baseName(info)));
       api.updatePlatformAccessories([existing.accessory]);
       return existing;
     }
+    const name = this.freeName(baseName(info));
     const uuid = api.hap.uuid.generate(`${PLUGIN_NAME}:${info.id}`);
     const accessory = new api.platformAccessory<VehicleContext>(name, uuid, DOOR_LOCK_CATEGORY);
     accessory.context = { vehicleId: info.id, userId, name, info };
@@ -293,19 +323,17 @@ export class Fleet {
     return new VehicleAccessory(accessory, { api, log, config, billing, now, commands });
   }
 
-  /** Two cars of the same model get "Model 3" and "Model 3 2", stable by vehicle id. */
-  private assignNames(): void {
-    const taken = new Map<string, number>();
-    for (const v of this.all().sort((a, b) => a.id.localeCompare(b.id))) {
-      const base = baseName(v.context.info);
-      const n = (taken.get(base) ?? 0) + 1;
-      taken.set(base, n);
-      const name = n === 1 ? base : `${base} ${n}`;
-      if (name !== v.name) {
-        v.update(v.context.info, name);
-        this.deps.api.updatePlatformAccessories([v.accessory]);
-      }
+  /**
+   * A second car of the same model gets "Model 3 2", the next "Model 3 3": a name, once given, is never
+   * taken back (Siri phrases and automations use it), so a later car gets the next free one.
+   */
+  private freeName(base: string): string {
+    const taken = new Set(this.all().map((v) => v.name));
+    let name = base;
+    for (let n = 2; taken.has(name); n++) {
+      name = `${base} ${n}`;
     }
+    return name;
   }
 }
 

@@ -3,7 +3,7 @@
 import type { Logging } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
-import type { ConnectedVehicle, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from '../setup/host.js';
+import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from '../setup/host.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
@@ -36,9 +36,33 @@ export class SetupAdapter implements SetupHost {
     return this.backend.connectUrl(state);
   }
 
-  async completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+  /**
+   * Connect is the owner telling us the truth changed (re-authorized, a permission added, the car again):
+   * every car it brings back is read at once, without the faults from before. If Smartcar then fails to
+   * list the cars, the authorization stays and the fleet retries; the answer says so.
+   */
+  async completeAuthorization(approval: ConnectApproval): Promise<ConnectResult> {
+    const { fleet, refresher, notes } = this.deps;
     const userId = await this.backend.completeConnect(approval);
-    const vehicles = await this.deps.fleet.discoverUser(userId);
+    let vehicles: VehicleAccessory[];
+    try {
+      vehicles = await fleet.discoverUser(userId);
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: 'Listing the vehicles' });
+      fleet.retryDiscovery(userId);
+      return {
+        userId, vehicles: [],
+        pending: `Smartcar accepted the connection and it is stored, but listing the vehicles failed (${problem.message}); the plugin tries again by itself and the vehicles appear in Home when Smartcar lists them`,
+      };
+    }
+    for (const v of vehicles) {
+      v.clearFaults();
+      if (v.affordsFullRead()) {
+        refresher.refreshNow(v);
+      } else {
+        notes.exhausted(v);
+      }
+    }
     return { userId, vehicles: vehicles.map((v) => ({ id: v.id, name: v.name })) };
   }
 

@@ -41,13 +41,23 @@ export interface ConnectedVehicle {
   name: string;
 }
 
+export interface ConnectResult {
+  userId: string;
+  vehicles: ConnectedVehicle[];
+  /**
+   * Set when the authorization was stored but Smartcar did not list the vehicles yet: what happened
+   * and what comes next, for the owner (the plugin retries by itself).
+   */
+  pending?: string;
+}
+
 export type RefreshNowAnswer = 'queued' | 'recent' | 'budget' | 'reconnect';
 
 export interface SetupHost {
   /** The Smartcar Connect URL for this state. */
   authUrl(state: string): string;
   /** Finish Connect (v2: exchange the code and store the tokens), discover the vehicles and register their accessories. */
-  completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }>;
+  completeAuthorization(approval: ConnectApproval): Promise<ConnectResult>;
   status(): UserStatusView[];
   /** Disconnect one vehicle (Smartcar DELETE /application) and remove its accessory. */
   disconnect(vehicleId: string): Promise<void>;

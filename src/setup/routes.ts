@@ -213,6 +213,11 @@ export function createApp(options: RouteOptions): express.Express {
       }));
       return;
     }
+    if (connected.pending !== undefined) {
+      log.warn(oneLine(connected.pending));
+      res.redirect(303, '/?connected=pending');
+      return;
+    }
     const names = connected.vehicles.map((v) => oneLine(v.name));
     log.info(`Connected ${plural(names.length, 'vehicle')}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
     res.redirect(303, `/?connected=${names.length}`);
@@ -309,6 +314,9 @@ function page(res: Response, status: number, title: string, body: HtmlValue): vo
 
 function bannerFor(params: URLSearchParams): Banner | undefined {
   const connected = params.get('connected');
+  if (connected === 'pending') {
+    return { kind: 'warn', text: 'Connected and stored, but Smartcar did not list the vehicles yet. The plugin keeps asking; they appear here and in the Home app by themselves (the Homebridge log has the details).' };
+  }
   if (connected !== null && /^\d{1,3}$/.test(connected)) {
     const n = Number(connected);
     return n === 0
