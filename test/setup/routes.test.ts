@@ -146,6 +146,29 @@ describe('setup page routes', () => {
       assert.deepEqual(s.host.authorizeCalls, ['code-123']);
     });
 
+    it('a v3 answer with only a user id completes authorization with it', async () => {
+      const state = await newState(s.base);
+      const res = await get(s.base, `/callback?user_id=u-42&state=${state}`);
+      assert.equal(res.status, 303);
+      assert.deepEqual(s.host.authorizeCalls, ['user:u-42']);
+    });
+
+    it('stored but not listed yet: the page says the vehicles are on their way, not that nothing was stored', async () => {
+      const saved = s.host.nextConnect;
+      s.host.nextConnect = { userId: 'u-1', vehicles: [], pending: 'Smartcar accepted the connection and it is stored, but listing the vehicles failed (500); the plugin tries again by itself' };
+      try {
+        const state = await newState(s.base);
+        const res = await get(s.base, `/callback?code=code-9&state=${state}`);
+        assert.equal(res.headers.get('location'), '/?connected=pending');
+        assert.ok(s.lines.some((l) => l.level === 'warn' && /it is stored, but listing the vehicles failed/.test(l.message)));
+        const page = await (await get(s.base, '/?connected=pending')).text();
+        assert.match(page, /Connected and stored, but Smartcar did not list the vehicles yet/);
+        assert.doesNotMatch(page, /Nothing was stored/);
+      } finally {
+        s.host.nextConnect = saved;
+      }
+    });
+
     it('an unknown, missing or malformed state is refused with 400 and nothing stored', async () => {
       const forged = 'A'.repeat(43);
       for (const query of [`code=c&state=${forged}`, 'code=c', 'code=c&state=', 'code=c&state=%3Cscript%3E', `code=c&state=${forged}&state=${forged}`]) {

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 
 import type { Logging } from 'homebridge';
 
-import type { ConnectedVehicle, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
+import type { ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
 import type { ConnectApproval } from '../../src/smartcar/types.js';
 import { SetupServer } from '../../src/setup/server.js';
 
@@ -16,7 +16,7 @@ export class FakeHost implements SetupHost {
   authorizeCalls: string[] = [];
   refreshCalls: (string | undefined)[] = [];
   disconnectCalls: string[] = [];
-  nextConnect: { userId: string; vehicles: ConnectedVehicle[] } | Error = {
+  nextConnect: ConnectResult | Error = {
     userId: 'user-1',
     vehicles: [{ id: 'v-1', name: 'Model 3' }, { id: 'v-2', name: 'Golf' }],
   };
@@ -27,7 +27,7 @@ export class FakeHost implements SetupHost {
     return `${AUTH_BASE}?response_type=code&state=${encodeURIComponent(state)}`;
   }
 
-  completeAuthorization(approval: ConnectApproval): Promise<{ userId: string; vehicles: ConnectedVehicle[] }> {
+  completeAuthorization(approval: ConnectApproval): Promise<ConnectResult> {
     this.authorizeCalls.push(approval.code ?? `user:${approval.userId ?? ''}`);
     return this.nextConnect instanceof Error ? Promise.reject(this.nextConnect) : Promise.resolve(this.nextConnect);
   }
