@@ -1,11 +1,14 @@
 // Platform lifecycle: the class Homebridge constructs. It restores cached vehicles (their last values
 // are served at once), builds the backend after launch, wires the parts in src/platform/ together,
 // serves the setup page, and stops everything on shutdown. Errors are caught here, at the edge, and logged once.
+import { join } from 'node:path';
+
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 
 import { normalizeConfig, type PluginConfig } from './config.js';
 import { BudgetNotes } from './platform/budget-notes.js';
 import { Fleet } from './platform/fleet.js';
+import { VehicleLedger } from './platform/ledger.js';
 import { LockGate } from './platform/lock-gate.js';
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
@@ -44,6 +47,7 @@ interface Parts {
   fleet: Fleet;
   refresher: Refresher;
   setup: SetupAdapter;
+  ledger: VehicleLedger;
 }
 
 export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
@@ -118,8 +122,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const billing = billingFor(config.api);
     const backend = (): SmartcarBackend => this.backend!;
     const notes = new BudgetNotes(log);
+    const ledger = new VehicleLedger(join(api.user.storagePath(), 'smartcar', 'ledger'), log);
     const fleet: Fleet = new Fleet({
-      api, log, config, billing, now, signal, backend, timing,
+      api, log, config, billing, now, signal, backend, timing, ledger,
       schedule: {
         schedule: (v) => refresher.schedule(v),
         isScheduled: (id) => refresher.isScheduled(id),
@@ -133,7 +138,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const refresher = new Refresher({ api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes });
     const gate = new LockGate({ backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id) });
     const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing });
-    return { fleet, refresher, setup };
+    return { fleet, refresher, setup, ledger };
   }
 
   private async launch(): Promise<void> {
@@ -152,6 +157,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       },
     });
     this.log.debug(`Speaking Smartcar API ${this.backend.api}`);
+    await this.parts!.ledger.open();
     try {
       await fleet.start(await this.backend.start());
     } catch (err) {

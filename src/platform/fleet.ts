@@ -10,6 +10,7 @@ import { mapSmartcarError } from '../smartcar/errors.js';
 import type { Discovery, SmartcarBackend, VehicleInfo } from '../smartcar/types.js';
 import { describeForOwner, VehicleAccessory, type LockCommands, type VehicleContext } from '../vehicle/accessory.js';
 import { sanitizeName } from '../vehicle/mappers.js';
+import type { VehicleLedger } from './ledger.js';
 import { LogOnce } from './log-once.js';
 
 const RETRY_MAX_MS = 30 * 60_000;
@@ -36,6 +37,8 @@ export interface FleetDeps {
   commands: LockCommands;
   /** Read when the next listing is planned: tests shorten it. */
   timing: { readonly discoveryIntervalMs: number };
+  /** This month's count and the learned habits of cars that leave, for when they come back. */
+  ledger: VehicleLedger;
 }
 
 export class Fleet {
@@ -146,6 +149,10 @@ export class Fleet {
 
   stop(): void {
     clearTimeout(this.discoveryTimer);
+    // So a car whose cached accessory the owner clears (Config UI X "remove from cache") keeps its count too.
+    for (const v of this.all()) {
+      this.keepLedger(v);
+    }
     this.retries.forEach((t) => clearTimeout(t));
     this.retries.clear();
   }
@@ -205,9 +212,14 @@ export class Fleet {
     }
     this.vehicles.delete(vehicleId);
     this.absent.delete(vehicleId);
+    this.keepLedger(v);
     this.deps.schedule.unschedule(vehicleId);
     this.cached.delete(v.accessory.UUID);
     this.deps.api.unregisterPlatformAccessories(PLUGIN_NAME, PLATFORM_NAME, [v.accessory]);
+  }
+
+  private keepLedger(v: VehicleAccessory): void {
+    void this.deps.ledger.keep(v.id, { ...(v.context.usage ? { usage: v.context.usage } : {}), ...(v.context.history ? { history: v.context.history } : {}) });
   }
 
   // ---- discovery ----------------------------------------------------------------------------------
@@ -309,7 +321,9 @@ export class Fleet {
     const name = this.freeName(baseName(info));
     const uuid = api.hap.uuid.generate(`${PLUGIN_NAME}:${info.id}`);
     const accessory = new api.platformAccessory<VehicleContext>(name, uuid, DOOR_LOCK_CATEGORY);
-    accessory.context = { vehicleId: info.id, userId, name, info };
+    // Back after a disconnect: Smartcar's count of this month and the habits go on from where they were.
+    const kept = this.deps.ledger.recall(info.id);
+    accessory.context = { vehicleId: info.id, userId, name, info, ...(kept?.usage ? { usage: kept.usage } : {}), ...(kept?.history ? { history: kept.history } : {}) };
     const vehicle = this.makeVehicle(accessory);
     this.vehicles.set(info.id, vehicle);
     this.cached.set(uuid, accessory);
