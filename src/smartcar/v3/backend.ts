@@ -7,7 +7,7 @@ import type { BackendEvents, ConnectApproval, DiscoveredVehicle, Discovery, Read
 import { AppToken } from './app-token.js';
 import { firstV3Error, problemFromV3Error } from './errors.js';
 import { exchange, type HttpBounds, type JsonAnswer } from './http.js';
-import { mapSignals, SIGNAL_CODES, SIGNAL_SCOPE, toSignalResource, type SignalResource } from './signals.js';
+import { mapSignals, SIGNAL_CODES, SIGNAL_SCOPE, throwIfCarRefused, toSignalResource, type SignalResource } from './signals.js';
 
 export interface V3Hosts {
   connect: string;
@@ -152,7 +152,7 @@ export class V3Backend implements SmartcarBackend {
         const raw = answer.body as { data?: unknown } | undefined;
         // Bare resource (docs) or wrapped in data (JSON:API): both are seen (§7.10).
         const resource = toSignalResource(raw?.data ?? raw);
-        return mapSignals(resource ? [resource] : [], signals, 1);
+        return throwIfCarRefused(mapSignals(resource ? [resource] : [], signals, 1), signals);
       } catch (err) {
         if ((err as SmartcarProblem).kind === 'transient' && /SIGNAL_NOT_FOUND/.test((err as Error).message)) {
           // Unknown to Smartcar's store (nothing stored until subscribed, §3.3): no value, still billed.
@@ -194,7 +194,7 @@ export class V3Backend implements SmartcarBackend {
       resources.push(...body.data.map(toSignalResource).filter((r): r is SignalResource => r !== undefined));
       url = this.nextPage(body.links, pageUrl);
     }
-    return mapSignals(resources, signals, requests);
+    return throwIfCarRefused(mapSignals(resources, signals, requests), signals);
   }
 
   async setLock(userId: string, vehicleId: string, locked: boolean): Promise<void> {

@@ -1,7 +1,7 @@
 // v3 error bodies (JSON:API `errors[]`, smartcar-v3.md §5) into the plugin's few error kinds. The
 // type/code table is v2's, so the v2 mapper decides; this file only reads the v3 shape, compares
 // case-insensitively (the OpenAPI examples use lower-case codes) and adds what only v3 has.
-import { mapSmartcarError, TransientError, UnauthorizedError, type MapContext, type SmartcarProblem } from '../errors.js';
+import { mapSmartcarError, ReauthorizeError, TransientError, UnauthorizedError, type MapContext, type SmartcarProblem } from '../errors.js';
 
 export interface V3ErrorObject {
   status?: string | number;
@@ -42,6 +42,12 @@ export function problemFromV3Error(error: V3ErrorObject, ctx: MapContext, httpSt
     return new TransientError(`${ctx.operation}: Smartcar has no such signal for this car (SIGNAL_NOT_FOUND)`);
   }
   const detail = (error.detail ?? error.title ?? '').slice(0, MAX_DETAIL_CHARS);
+  if (resolution?.toUpperCase() === 'REAUTHENTICATE') {
+    // v3 says what to do in resolution.type (§5): only Connect again helps, whatever the type (PERMISSION,
+    // COMPATIBILITY:PLATFORM_NOT_CAPABLE, CONNECTED_SERVICES_ACCOUNT:…). Retrying would only repeat it.
+    const said = (error.suggestedUserMessage ?? '').slice(0, MAX_DETAIL_CHARS) || detail || 'Smartcar wants the owner back in Connect';
+    return new ReauthorizeError(`${ctx.operation} failed (${type || `HTTP ${status}`}${code ? `:${code}` : ''}): ${said.replace(/[.\s]+$/, '')}; connect the vehicle again`);
+  }
   return mapSmartcarError({
     name: 'SmartcarError',
     ...(Number.isFinite(status) ? { statusCode: status } : {}),

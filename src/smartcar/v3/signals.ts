@@ -59,8 +59,23 @@ function bool(body: Record<string, unknown> | undefined): boolean | undefined {
   return typeof body?.value === 'boolean' ? body.value : undefined;
 }
 
-/** Why a signal did not deliver, in the plugin's error kinds. */
+/**
+ * The owner reads a per-signal failure as it is (the accessory logs its message alone), so the message
+ * says what happens next. Missing permissions name their own fix; not-capable signals are dropped.
+ */
+function retriedAtNextRead<T extends SmartcarProblem>(problem: T): T {
+  if (problem.kind !== 'permission' && problem.kind !== 'not-capable' && problem.kind !== 'reauthorize') {
+    problem.message = `${problem.message}; the plugin will retry at the next refresh`;
+  }
+  return problem;
+}
+
+/** Why a signal did not deliver, in the plugin's error kinds, with what happens next. */
 function signalProblem(resource: SignalResource | undefined, signal: Signal, stored: boolean): SmartcarProblem {
+  return retriedAtNextRead(signalCause(resource, signal, stored));
+}
+
+function signalCause(resource: SignalResource | undefined, signal: Signal, stored: boolean): SmartcarProblem {
   const what = `Reading ${SIGNAL_CODES[signal][0]}`;
   if (resource === undefined) {
     return stored
@@ -121,7 +136,7 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
       case 'lock': {
         const locked = delivered(main) ? bool(main.body) : undefined;
         if (locked === undefined) {
-          result.failures.lock = delivered(main) ? new TransientError('Reading closure-islocked: no true/false in it') : signalProblem(main, signal, stored);
+          result.failures.lock = delivered(main) ? retriedAtNextRead(new TransientError('Reading closure-islocked: no true/false in it')) : signalProblem(main, signal, stored);
         } else {
           result.values.locked = locked;
           used(main!);
@@ -132,7 +147,7 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
       case 'fuel': {
         const percent = delivered(main) ? percentOf(main.body, signal === 'fuel') : undefined;
         if (percent === undefined) {
-          result.failures[signal] = delivered(main) ? new TransientError(`Reading ${main.code}: no percentage in it`) : signalProblem(main, signal, stored);
+          result.failures[signal] = delivered(main) ? retriedAtNextRead(new TransientError(`Reading ${main.code}: no percentage in it`)) : signalProblem(main, signal, stored);
         } else {
           result.values[signal === 'battery' ? 'batteryPercent' : 'fuelPercent'] = percent;
           used(main!);
@@ -158,8 +173,14 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
         if (state !== undefined) {
           result.values.chargeState = state;
         }
-        if (plugged === undefined && state === undefined) {
-          result.failures.charge = signalProblem(main, signal, stored);
+        if (plugged === undefined) {
+          // The cable alone is "plugged in": without it that value would pass for fresh while it is not,
+          // so the charge signal fails (a charge state that did arrive is still used). A car that cannot
+          // tell its cable at all but does tell its charge state keeps the charge state.
+          const problem = delivered(main) ? retriedAtNextRead(new TransientError(`Reading ${main.code}: no true/false in it`)) : signalProblem(main, signal, stored);
+          if (state === undefined || problem.kind !== 'not-capable') {
+            result.failures.charge = problem;
+          }
         }
         break;
       }
@@ -174,6 +195,21 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
   }
   if (served.length > 0) {
     result.servedAt = Math.max(...served);
+  }
+  return result;
+}
+
+/**
+ * Every signal asked failed for one and the same state of the car (asleep, unreachable): the read failed
+ * as a whole, the same as when Smartcar answers it with a 409 (offlineRead readings, smartcar-v3.md §3.3).
+ * Thrown, so the owner reads one line for the car and the read is retried, not one line per signal.
+ */
+export function throwIfCarRefused(result: ReadResult, signals: readonly Signal[]): ReadResult {
+  const failures = signals.map((s) => result.failures[s]);
+  const first = failures[0];
+  const delivered = Object.keys(result.values).length > 0;
+  if (!delivered && first instanceof VehicleStateError && failures.every((f) => f instanceof VehicleStateError && f.code === first.code)) {
+    throw new VehicleStateError(first.code, first.userMessage);
   }
   return result;
 }
