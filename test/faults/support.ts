@@ -1,6 +1,7 @@
 // Shared pieces of the fault suite: the documented Smartcar error table (reference §5.2) as
 // injectable faults, recorders for unhandled rejections, and the setup page driven over HTTP.
 import type { Fault } from '../emulator/faults.js';
+import { v3Spec } from '../emulator/v3/errors.js';
 
 export interface FaultRow {
   /** What the table prints: "UPSTREAM:NO_RESPONSE", "timeout", ... */
@@ -8,6 +9,8 @@ export interface FaultRow {
   fault: Fault;
   /** What the owner's log line must name. */
   cause: RegExp;
+  /** v3: the resolution.type the catalogue sends with it (REAUTHENTICATE: the owner must connect again). */
+  resolution?: string | null;
 }
 
 const e = (type: string, code: string | null, status: number, retryAfter?: number): FaultRow => ({
@@ -45,6 +48,35 @@ export const ERROR_ROWS: FaultRow[] = [
   e('UPSTREAM', 'UNKNOWN_ISSUE', 502),
   ...VEHICLE_STATE_CODES.map((c) => e('VEHICLE_STATE', c, 409)),
 ];
+
+/** The v3 catalogue (smartcar-v3.md §5) as [type, HTTP status, codes]; `null` is the code-less PERMISSION. */
+const V3_CATALOGUE: [string, number, (string | null)[]][] = [
+  ['AUTHENTICATION', 401, ['UNAUTHORIZED']],
+  ['AUTHENTICATION', 403, ['ACCESS_DENIED']],
+  ['VALIDATION', 400, ['INVALID_INPUT_FORMAT', 'BAD_REQUEST', 'MISSING_PARAMETER']],
+  ['PERMISSION', 403, [null]],
+  ['RESOURCE_NOT_FOUND', 404, ['PATH', 'VERSION', 'INVALID_PATH', 'SIGNAL_NOT_FOUND']],
+  ['VEHICLE_STATE', 409, ['ASLEEP', 'CHARGING_IN_PROGRESS', 'CHARGING_PLUG_NOT_CONNECTED', 'DOOR_OPEN', 'FULLY_CHARGED', 'NOT_CHARGING', 'CHARGE_FAULT',
+    'HOOD_OPEN', 'IGNITION_ON', 'IN_MOTION', 'REMOTE_ACCESS_DISABLED', 'TRUNK_OPEN', 'UNKNOWN', 'UNREACHABLE', 'VEHICLE_OFFLINE_FOR_SERVICE',
+    'DEVICE_PAIRING_REQUIRED']],
+  ['RATE_LIMIT', 429, ['SMARTCAR_API', 'VEHICLE']],
+  ['BILLING', 430, ['INVALID_PLAN', 'VEHICLE_LIMIT', 'VEHICLE_REQUEST_LIMIT', 'ACCOUNT_SUSPENDED']],
+  ['COMPATIBILITY', 501, ['MAKE_NOT_COMPATIBLE', 'SMARTCAR_NOT_CAPABLE', 'VEHICLE_NOT_CAPABLE', 'PLATFORM_NOT_CAPABLE']],
+  ['CONNECTED_SERVICES_ACCOUNT', 400, ['ACCOUNT_ISSUE', 'AUTHENTICATION_FAILED', 'NO_VEHICLES', 'SUBSCRIPTION', 'VEHICLE_MISSING', 'PERMISSION',
+    'VIRTUAL_KEY_REQUIRED']],
+  ['SERVER', 500, ['INTERNAL', 'MULTIPLE_RECORDS_FOUND', 'RECORD_NOT_FOUND']],
+  ['UPSTREAM', 502, ['INVALID_DATA', 'KNOWN_ISSUE', 'NO_RESPONSE', 'RATE_LIMIT', 'UNKNOWN_ISSUE']],
+];
+
+/** Waits Smartcar asks for with retry-after: 1 s keeps them fast to recover from. */
+const V3_RETRY_AFTER = new Set(['RATE_LIMIT:SMARTCAR_API', 'RATE_LIMIT:VEHICLE', 'BILLING:VEHICLE_REQUEST_LIMIT', 'UPSTREAM:RATE_LIMIT']);
+
+/** Every v3 type/code of §5, with the resolution the emulator's catalogue sends for it. */
+export const V3_ERROR_ROWS: FaultRow[] = V3_CATALOGUE.flatMap(([type, status, codes]) => codes.map((code) => {
+  const row = e(type, code, status, V3_RETRY_AFTER.has(`${type}:${code}`) ? 1 : undefined);
+  const r = v3Spec(type, code).resolution;
+  return { ...row, resolution: typeof r === 'object' && r !== null ? r.type : r ?? null };
+}));
 
 export function networkRows(timeoutDelayMs: number, boundSeconds: number): FaultRow[] {
   return [
