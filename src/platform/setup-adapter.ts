@@ -98,8 +98,8 @@ export class SetupAdapter implements SetupHost {
       }
     }
     const userId = v.userId;
+    // The setup page says "Disconnected …" in the log; saying it here too made two lines of one act.
     fleet.remove(vehicleId);
-    this.deps.log.info(`Disconnected ${v.name}`);
     if (fleet.of(userId).length === 0) {
       await this.backend.forgetUser(userId);
     }

@@ -8,7 +8,10 @@ export abstract class SmartcarProblem extends Error {
   abstract readonly kind: ProblemKind;
 }
 
-/** The owner must run Smartcar Connect again: refresh token dead or the car account's login changed. */
+/**
+ * The owner must run Smartcar Connect again: refresh token dead or the car account's login changed. The
+ * message says why only; whoever tells the owner adds what to do, once.
+ */
 export class ReauthorizeError extends SmartcarProblem {
   readonly kind = 'reauthorize';
   override readonly name = 'ReauthorizeError';
@@ -105,21 +108,21 @@ export function mapSmartcarError(err: unknown, ctx: MapContext): SmartcarProblem
 
   // OAuth-style errors from the token endpoint. Their description echoes the token: never include it.
   if (type === 'invalid_grant') {
-    return new ReauthorizeError(`${ctx.operation}: Smartcar no longer accepts this authorization (invalid_grant); connect the vehicle again`);
+    return new ReauthorizeError(`${ctx.operation}: Smartcar no longer accepts this authorization (invalid_grant)`);
   }
   if (type === 'invalid_client') {
     return new ConfigurationError(`${ctx.operation}: Smartcar rejected the clientId/clientSecret (invalid_client); check them in the plugin config`);
   }
   if (ctx.tokenRequest && e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429 && e.statusCode !== 408) {
-    return new ReauthorizeError(`${ctx.operation}: Smartcar refused the token request (${type || e.statusCode}); connect the vehicle again`);
+    return new ReauthorizeError(`${ctx.operation}: Smartcar refused the token request (${type || e.statusCode})`);
   }
 
   switch (type) {
     case 'AUTHENTICATION':
-      return ctx.tokenRequest ? new ReauthorizeError(`${what}; connect the vehicle again`) : new UnauthorizedError(`${what}${said}`);
+      return ctx.tokenRequest ? new ReauthorizeError(what) : new UnauthorizedError(`${what}${said}`);
     case 'CONNECTED_SERVICES_ACCOUNT':
       if (code === 'AUTHENTICATION_FAILED' || e.resolution?.type === 'REAUTHENTICATE') {
-        return new ReauthorizeError(`${what}: ${e.suggestedUserMessage ?? 'the car account login changed'}; connect the vehicle again`);
+        return new ReauthorizeError(`${what}: ${(e.suggestedUserMessage ?? 'the car account login changed').replace(/[.\s]+$/, '')}`);
       }
       return new VehicleStateError(code || type, e.suggestedUserMessage ?? e.description ?? 'The connected-services account needs attention');
     case 'PERMISSION':

@@ -99,6 +99,7 @@ function flow(api: 'v3' | 'v2'): void {
 
     const log = hb.logs.text();
     assert.match(log, new RegExp(`Connected ${offered} vehicles: `));
+    assert.equal(log.split('\n').filter((l) => l.includes(`Disconnected ${victimName}`)).length, 1, 'one disconnect, one log line');
     assert.ok(!log.includes(CLIENT_SECRET) && !log.includes(V3_CLIENT_SECRET), 'the client secret reached the log');
     assert.doesNotMatch(log, /code=|access_token|refresh_token/);
   });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, startPlatform, waitFor } from '../helpers/homebridge-api.js';
+import { accessoryNamed, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { connectCode, pluginConfig, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 
 describe('the request ledger outlives the accessory (v2)', () => {
@@ -20,7 +20,7 @@ describe('the request ledger outlives the accessory (v2)', () => {
   });
   after(async () => emu?.close());
 
-  const used = (world: Awaited<ReturnType<typeof startWithTokens>>): number | undefined =>
+  const used = (world: StartedPlatform): number | undefined =>
     world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)?.requestsUsed;
 
   it('disconnect and connect again in the same month: the count goes on, and matches Smartcar\'s', async () => {

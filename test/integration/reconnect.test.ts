@@ -57,6 +57,9 @@ for (const api of ['v2', 'v3'] as const) {
       await world.platform.refreshNow(carId);
       await waitFor('the refusal to show', () => world.platform.status()[0]?.needsReauth === true
         && car.getService(Service.Battery)!.getCharacteristic(Characteristic.StatusFault).value === FAULT);
+      const told = world.logs.lines.filter((l) => /connected again/.test(l.message));
+      assert.equal(told.length, 1, 'the owner is told once');
+      assert.equal((told[0]!.message.match(/connect\w* (?:\S+ ){0,3}again/g) ?? []).length, 1, `and in that line once: ${told[0]!.message}`);
       emu.updateVehicle(carId, { battery: { percentRemaining: 0.55 } });
       await connectAgain();
       await waitFor('the new level, read because of Connect', async () => (await read(car, Service.Battery, Characteristic.BatteryLevel)) === 55, 3000);

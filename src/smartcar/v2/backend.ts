@@ -67,7 +67,7 @@ export class V2Backend implements SmartcarBackend {
 
   async completeConnect(approval: ConnectApproval): Promise<string> {
     if (approval.code === undefined) {
-      throw new ReauthorizeError('Smartcar Connect sent no authorization code back; connect the vehicle again');
+      throw new ReauthorizeError('Smartcar Connect sent no authorization code back');
     }
     const tokens = await this.client.exchangeCode(approval.code);
     const userId = await this.client.userId(tokens.accessToken);
