@@ -302,6 +302,10 @@ export class VehicleAccessory {
     const fetchedAt = readSomething || previous === undefined ? at : previous.fetchedAt;
     if (readSomething || previous !== undefined) {
       ctx.snapshot = { ...previous, ...result.values, fetchedAt };
+      if (readSomething && result.values.dataAt === undefined) {
+        // New values without the car's age: the old age belongs to the values they replaced.
+        delete ctx.snapshot.dataAt;
+      }
     }
     const failures: Partial<Record<Signal, string>> = { ...ctx.failures };
     let replan = false;
@@ -376,9 +380,20 @@ export class VehicleAccessory {
     return this.commandFailure !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
   }
 
+  /**
+   * Stale: the car recorded its data longer ago than staleAfterMs. Smartcar often answers at once with
+   * what a sleeping or parked-underground car reported days ago, so the car's own age (sc-data-age,
+   * oemUpdatedAt) counts, not when we fetched it; without one, or after our fetch (clock skew), our fetch.
+   */
   isStale(): boolean {
-    const at = this.context.snapshot?.fetchedAt;
+    const at = this.recordedAt;
     return at !== undefined && this.deps.now() - at > this.staleAfterMs();
+  }
+
+  /** Epoch ms the values we hold were recorded: the car's data age where Smartcar gave one, else our fetch. */
+  get recordedAt(): number | undefined {
+    const s = this.context.snapshot;
+    return s === undefined ? undefined : Math.min(s.dataAt ?? s.fetchedAt, s.fetchedAt);
   }
 
   /** Problems written for the owner (the setup page shows them). */
@@ -398,7 +413,11 @@ export class VehicleAccessory {
       out.push(message);
     }
     if (this.isStale()) {
-      out.push('The data is older than staleAfterMinutes: Smartcar has not answered recently');
+      const s = this.context.snapshot!;
+      const recorded = this.recordedAt!;
+      out.push(this.deps.now() - s.fetchedAt > this.staleAfterMs()
+        ? 'The data is older than staleAfterMinutes: Smartcar has not answered recently'
+        : `The data is older than staleAfterMinutes: the car last reported it at ${utcMinute(recorded)}, although Smartcar answered at ${utcMinute(s.fetchedAt)} (the car may be asleep or out of coverage)`);
     }
     const source = describeFreshness(this.context.freshness, utcMinute);
     if (source !== undefined) {

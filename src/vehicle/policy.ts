@@ -220,6 +220,10 @@ export function planNext(input: PolicyInput): PolicyPlan {
   let why = `${readsLeft} reads left for ${human(untilMonthEnd)}: every ${human(regular)}`;
   let idle = false;
   let afterCommand = false;
+  // Unchanged since the last plug or charge change our reads saw; before any, since the car last recorded
+  // its data (a car asleep or parked underground answers with what it reported days ago).
+  const quietSince = history.lastChangeAt ?? snapshot?.dataAt;
+  const quietByCar = history.lastChangeAt === undefined && quietSince !== undefined;
 
   if (snapshot?.chargeState === 'CHARGING') {
     delayMs = even * POLICY.chargingFactor;
@@ -228,13 +232,14 @@ export function planNext(input: PolicyInput): PolicyPlan {
     delayMs = Math.min(regular, POLICY.afterCommandMs);
     why = `a command ${human(now - history.lastCommandAt)} ago: look again in ${human(delayMs)}`;
     afterCommand = true;
-  } else if (history.lastChangeAt !== undefined && now - history.lastChangeAt > POLICY.idleAfterMs) {
+  } else if (quietSince !== undefined && now - quietSince > POLICY.idleAfterMs) {
     idle = true;
     delayMs = regular * POLICY.idleFactor;
-    why = `parked, unchanged for ${human(now - history.lastChangeAt)}: every ${human(delayMs)} (${readsLeft} reads left)`;
+    const since = quietByCar ? `the car last reported ${human(now - quietSince)} ago` : `unchanged for ${human(now - quietSince)}`;
+    why = `parked, ${since}: every ${human(delayMs)} (${readsLeft} reads left)`;
   }
 
-  const away = history.lastChangeAt !== undefined && now - history.lastChangeAt > POLICY.awayAfterMs;
+  const away = quietSince !== undefined && now - quietSince > POLICY.awayAfterMs;
   const habit = away ? undefined : nextHabit(input, expectedKinds(snapshot));
   if (habit && habit.at - now < delayMs) {
     delayMs = habit.at - now;

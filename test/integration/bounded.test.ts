@@ -319,6 +319,8 @@ function boundedSuite(api: Api): void {
     // Two more refresh intervals, with the owner pressing Refresh (all, and the car itself) in each.
     emu.resetLog();
     for (let round = 0; round < 2; round++) {
+      // The cars keep reporting to their makers: data recorded hours ago would be stale however fresh the read.
+      [...a.ids, ...b.ids].forEach((id) => emu.updateVehicle(id, {}));
       await w.platform.refreshNow();
       assert.equal(await w.platform.refreshNow(a.ids[0]), 'reconnect', 'the setup page is told to ask for Connect again');
       await time.runUntil(emu.clock.now() + 30 * MIN + 5000); // B: the pressed refresh, then its planned one

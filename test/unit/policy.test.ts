@@ -24,6 +24,7 @@ describe('planNext', () => {
     { name: 'no history: the reads left spread evenly over the month', input: base({}), delay: (d) => Math.abs(d - even) < MIN, why: /100 reads left/ },
     { name: 'charging: more often, to catch completion', input: base({ snapshot: { pluggedIn: true, chargeState: 'CHARGING' } }), delay: (d) => d < even / 2, why: /charging/ },
     { name: 'parked and unchanged for a day: less often', input: base({ history: { events: [], lastChangeAt: NOW - 30 * HOUR } }), delay: (d) => d > 1.5 * even, why: /parked, unchanged/ },
+    { name: 'no change seen yet, and the car last reported three days ago (asleep): parked, less often, and the line says why', input: base({ snapshot: { ...parked, dataAt: NOW - 3 * DAY } }), delay: (d) => d > 1.5 * even, why: /parked, the car last reported 72\.0 h ago/ },
     { name: 'a command 10 min ago: look again within 30 min', input: base({ history: { events: [], lastCommandAt: NOW - 10 * MIN } }), delay: (d) => d === 30 * MIN, why: /command/ },
     { name: 'usually plugged in by 18:38 on weekdays: read just after', input: base({ readsLeft: 30, history: evenings }), delay: (d) => d === 6 * HOUR + 43 * MIN, why: /usually plugged by 18:38/ },
     { name: 'plugged in around 18:15 on only two evenings: chance, not a habit; the even spread stays', input: base({ readsLeft: 30, history: { ...evenings, events: evenings.events.slice(0, 2) } }), delay: (d) => Math.abs(d - (MONTH_END - NOW) / 30) < MIN, why: /30 reads left/ },
