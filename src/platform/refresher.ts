@@ -62,6 +62,9 @@ export class Refresher {
         const v = deps.fleet.get(id);
         return v ? this.intervalMs(v, true) : deps.timing.startupDelayMs;
       },
+      // Staleness and a command-only lock's expiry come with the clock, not with a read: pushed when due.
+      changesAt: (id) => deps.fleet.get(id)?.nextChangeAt(),
+      timePassed: (id) => deps.fleet.get(id)?.refreshFaults(),
     });
   }
 
@@ -90,9 +93,16 @@ export class Refresher {
     return this.scheduler.nextAt(vehicleId);
   }
 
-  /** The confirming read of the lock, shortly after a command the car carried out. */
+  /**
+   * A command the car carried out: the confirming read of the lock shortly after, where the lock can be
+   * read; either way the moment its state grows too old to show has moved (command-only: nothing else tells).
+   */
   confirm(vehicleId: string): void {
-    this.scheduler.confirm(vehicleId);
+    if (this.deps.fleet.get(vehicleId)?.lockMode === 'read') {
+      this.scheduler.confirm(vehicleId);
+    } else {
+      this.scheduler.changed(vehicleId);
+    }
   }
 
   /** The next poll reads every signal, whatever the plan said (a command was sent: the lock may have moved). */

@@ -50,7 +50,10 @@ export interface VehicleContext {
 
 export interface LockCommands {
   setLock(vehicle: VehicleAccessory, locked: boolean): Promise<void>;
-  /** Plan the confirming read of /security after a successful command. */
+  /**
+   * A command succeeded: plan the confirming read of /security where the lock can be read, and (every
+   * lock) take note that the moment its state grows too old to show has moved.
+   */
   confirm(vehicle: VehicleAccessory): void;
 }
 
@@ -273,6 +276,8 @@ export class VehicleAccessory {
   /** The refresh policy planned the next poll this far ahead: the stale threshold allows two such gaps. */
   planned(delayMs: number): void {
     this.plannedDelayMs = delayMs;
+    // A shorter plan shortens the threshold: the data may be stale now.
+    this.push();
   }
 
   /** How old the values may get before HomeKit flags them: staleAfterMinutes, else two missed refreshes. */
@@ -357,9 +362,24 @@ export class VehicleAccessory {
     this.push();
   }
 
-  /** Re-evaluate freshness (called after every attempt and on a timer): stale data flags the services. */
+  /** Re-evaluate what time alone changes (the scheduler's timer, at nextChangeAt): stale data flags the services. */
   refreshFaults(): void {
     this.push();
+  }
+
+  /**
+   * The next moment a HomeKit value changes by time alone, after now: the data turns stale, or a
+   * command-only lock's last command grows too old to show (services/lock.ts). Undefined: none ahead.
+   */
+  nextChangeAt(): number | undefined {
+    const now = this.deps.now();
+    const limit = this.staleAfterMs();
+    // Stale is "older than the limit": the first whole millisecond past it.
+    const moments = [this.recordedAt, this.plan.lock === 'command-only' ? this.context.commanded?.at : undefined]
+      .filter((at): at is number => at !== undefined)
+      .map((at) => at + limit + 1)
+      .filter((at) => at > now);
+    return moments.length > 0 ? Math.min(...moments) : undefined;
   }
 
   /** A whole read failed: its signals show a fault (their last values stay) until a read delivers them again. */
@@ -509,9 +529,7 @@ export class VehicleAccessory {
     }
     this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
     this.push();
-    if (this.plan.lock === 'read') {
-      this.deps.commands.confirm(this);
-    }
+    this.deps.commands.confirm(this);
   }
 }
 

@@ -1,7 +1,8 @@
 // The platform's one refresh scheduler: a single timer armed for the earliest due vehicle; the next
 // refresh of a vehicle is planned only when its last one finished; due times are spread apart;
 // retry-after is honoured and transient failures back off. Aborting the signal stops everything.
-// After a successful poll the next one comes from `nextDelayMs` (the refresh policy) when given.
+// After a successful poll the next one comes from `nextDelayMs` (the refresh policy) when given. The
+// same timer wakes for values that change by time alone (data turning stale), so they are pushed then.
 
 export type RefreshReason = 'poll' | 'confirm';
 
@@ -33,6 +34,10 @@ export interface SchedulerOptions {
   timers?: TimerSource;
   /** Delay until the next poll after a successful one; defaults to the vehicle's interval. */
   nextDelayMs?: (vehicleId: string) => number;
+  /** Epoch ms after now at which the vehicle's HomeKit values next change by time alone, if ever. */
+  changesAt?: (vehicleId: string) => number | undefined;
+  /** That moment has come: push what changed. */
+  timePassed?: (vehicleId: string) => void;
 }
 
 interface Entry {
@@ -43,6 +48,8 @@ interface Entry {
   /** Not before this (retry-after). */
   blockedUntil: number;
   failures: number;
+  /** The moment changesAt gave when the timer was last armed (time alone changes a value then). */
+  changeAt?: number;
 }
 
 // setTimeout cannot wait longer than 2^31-1 ms; longer plans re-arm.
@@ -116,6 +123,13 @@ export class RefreshScheduler {
     }
   }
 
+  /** What time alone changes moved for this vehicle (a command succeeded): ask it again. */
+  changed(vehicleId: string): void {
+    if (this.entries.has(vehicleId)) {
+      this.arm();
+    }
+  }
+
   private spread(at: number, self: string): number {
     let t = at;
     // Each pass moves t past one neighbour; the number of vehicles bounds the passes.
@@ -132,7 +146,7 @@ export class RefreshScheduler {
   private nextWake(): number | undefined {
     let next: number | undefined;
     for (const e of this.entries.values()) {
-      for (const t of [e.due, e.confirmAt]) {
+      for (const t of [e.due, e.confirmAt, e.changeAt]) {
         if (t !== undefined && (next === undefined || t < next)) {
           next = t;
         }
@@ -148,11 +162,32 @@ export class RefreshScheduler {
     this.timer = undefined;
   }
 
+  /**
+   * Pushes the changes whose moment has come (even late: the timer waits while a refresh runs), then
+   * asks each vehicle for its next one.
+   */
+  private passTime(): void {
+    const now = this.now();
+    for (const [id, e] of this.entries) {
+      if (e.changeAt !== undefined && e.changeAt <= now) {
+        e.changeAt = undefined;
+        try {
+          this.options.timePassed?.(id);
+        } catch (err) {
+          this.options.onError(id, err);
+        }
+      }
+      const at = this.options.changesAt?.(id);
+      e.changeAt = at !== undefined && at > now ? at : undefined;
+    }
+  }
+
   private arm(): void {
     this.disarm();
     if (this.options.signal.aborted || this.running) {
       return;
     }
+    this.passTime();
     const next = this.nextWake();
     if (next === undefined) {
       return;

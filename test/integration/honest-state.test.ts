@@ -1,12 +1,14 @@
 // Honest, current state on every path, through the real platform and the emulator: data the car
 // recorded long ago is stale however recently it was fetched (v2 sc-data-age, v3 oemUpdatedAt), and a
-// problem is listed once on the setup page.
+// problem is listed once on the setup page. What time alone changes (staleness, a command-only lock's
+// last command growing old) is pushed when it happens, on the platform's clock and timers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, hap, pushed, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { accessoryNamed, hap, pushed, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+import { VirtualTime } from '../helpers/virtual-time.js';
 
 const { Service, Characteristic } = hap;
 const { GENERAL_FAULT, NO_FAULT } = Characteristic.StatusFault;
@@ -94,6 +96,80 @@ describe('honest state (API v2)', () => {
       const problems = world.platform.status()[0]!.vehicles[0]!.problems;
       const failed = problems.filter((p) => /UPSTREAM:NO_RESPONSE/.test(p));
       assert.equal(failed.length, 1, problems.join('\n'));
+    } finally {
+      await world.shutdown();
+    }
+  });
+});
+
+describe('what time alone changes is pushed when it happens (virtual time, API v2)', () => {
+  let emu: SmartcarEmulator;
+  let userId: string;
+  let bevId: string;
+  let iceId: string;
+  let time: VirtualTime;
+  let uninstall: (() => void) | undefined;
+
+  before(async () => {
+    emu = await startEmulator();
+    userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
+    bevId = emu.addVehicle(userId, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
+      battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'NOT_CHARGING', limit: 0.9 },
+    }).id;
+    iceId = emu.addVehicle(userId, { powertrain: 'ICE', make: 'FORD', model: 'F-150', year: 2021, locked: false }).id;
+  });
+  after(async () => {
+    uninstall?.();
+    await emu?.close();
+  });
+
+  const startVirtual = async (options: Parameters<typeof startWithTokens>[2]): Promise<StartedPlatform> => {
+    uninstall?.();
+    time = new VirtualTime(emu);
+    uninstall = time.install();
+    const world = await startWithTokens(emu, userId, options);
+    await time.runUntil(time.now() + 1000);
+    return world;
+  };
+
+  it('data turning stale between two reads shows a fault at that moment, cleared by the next read; nothing is left armed after shutdown', async () => {
+    const world = await startVirtual({ vehicleIds: [bevId], config: { staleAfterMinutes: 60, refreshIntervalMinutes: 180 } });
+    try {
+      const car = accessoryNamed(world.api, 'Model 3');
+      const readAt = world.platform.status()[0]!.vehicles[0]!.lastRefreshAt!;
+      assert.ok(readAt !== undefined, 'read at start');
+      const faults = SERVICES.map((s) => told(car, s, Characteristic.StatusFault));
+      await time.runUntil(readAt + 59 * MIN);
+      assert.deepEqual(faults, [[], [], []], 'fresh for the first hour');
+      await time.runUntil(readAt + 61 * MIN);
+      assert.deepEqual(faults, [[GENERAL_FAULT], [GENERAL_FAULT], [GENERAL_FAULT]], 'told at the moment the data turned an hour old');
+      assert.equal(emu.requests.filter((r) => r.billed > 0).length, 3, 'no read for it: the one at start (3 paths)');
+
+      // The car reports again; the next planned read brings current data and clears it.
+      await time.runUntil(readAt + 170 * MIN);
+      emu.updateVehicle(bevId, { battery: { percentRemaining: 0.7, rangeKm: 350, capacityKwh: 75 } });
+      await time.runUntil(readAt + 185 * MIN);
+      assert.deepEqual(faults, [[GENERAL_FAULT, NO_FAULT], [GENERAL_FAULT, NO_FAULT], [GENERAL_FAULT, NO_FAULT]]);
+    } finally {
+      await world.shutdown();
+    }
+    assert.equal(time.nextAt(), undefined, 'shutdown cleared every timer');
+  });
+
+  it('a command-only lock (no read_security) shows UNKNOWN the moment its last command grows too old', async () => {
+    const world = await startVirtual({ vehicleIds: [iceId], scope: ['read_vehicle_info', 'control_security', 'read_fuel'], config: { staleAfterMinutes: 60, refreshIntervalMinutes: 180 } });
+    try {
+      const car = accessoryNamed(world.api, 'F-150');
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.LockCurrentState), Characteristic.LockCurrentState.UNKNOWN);
+      await write(car, Service.LockMechanism, Characteristic.LockTargetState, Characteristic.LockTargetState.SECURED);
+      await waitFor('the command', () => pushed(car, Service.LockMechanism, Characteristic.LockCurrentState) === Characteristic.LockCurrentState.SECURED);
+      const lockedAt = time.now();
+      const current = told(car, Service.LockMechanism, Characteristic.LockCurrentState);
+      await time.runUntil(lockedAt + 59 * MIN);
+      assert.deepEqual(current, []);
+      await time.runUntil(lockedAt + 61 * MIN);
+      assert.deepEqual(current, [Characteristic.LockCurrentState.UNKNOWN], 'told when the command is an hour old, not at the next read');
     } finally {
       await world.shutdown();
     }
