@@ -6,7 +6,7 @@ import type { API, Logging, PlatformAccessory } from 'homebridge';
 import type { PluginConfig } from '../config.js';
 import { PLATFORM_NAME, PLUGIN_NAME } from '../settings.js';
 import type { Billing } from '../smartcar/billing.js';
-import { mapSmartcarError } from '../smartcar/errors.js';
+import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { Discovery, SmartcarBackend, VehicleInfo } from '../smartcar/types.js';
 import { describeForOwner, VehicleAccessory, type LockCommands, type VehicleContext } from '../vehicle/accessory.js';
 import { sanitizeName } from '../vehicle/mappers.js';
@@ -224,24 +224,31 @@ export class Fleet {
 
   // ---- discovery ----------------------------------------------------------------------------------
 
-  /** v3: list every connection of the application, so cars connected anywhere appear on their own. */
-  private async discoverAll(): Promise<void> {
+  /**
+   * v3: list every connection of the application, so cars connected anywhere appear on their own. Returns
+   * how long Smartcar asked to wait before the next request, when it throttled this one.
+   */
+  private async discoverAll(): Promise<number | undefined> {
     try {
       this.applyDiscovery(undefined, await this.deps.backend().discover(undefined, (id) => this.vehicles.get(id)?.context.info));
+      return undefined;
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: 'Listing the connected vehicles' });
       this.failures.warn('discovery', `Listing the vehicles connected to the Smartcar application failed: ${describeForOwner(problem)}; cached vehicles keep their last values, and it is tried again in a minute`);
       this.scheduleUnscheduled();
+      const retryAfter = (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds;
+      return problem.kind === 'rate-limited' && retryAfter !== undefined ? retryAfter * 1000 : undefined;
     }
   }
 
-  private planDiscovery(): void {
+  /** The next listing: a minute on, or later when Smartcar asked for a pause (its app-wide bucket refills slowly). */
+  private planDiscovery(waitMs = 0): void {
     if (this.deps.signal.aborted) {
       return;
     }
     this.discoveryTimer = setTimeout(() => {
-      void this.discoverAll().finally(() => this.planDiscovery());
-    }, this.deps.timing.discoveryIntervalMs);
+      void this.discoverAll().then((wait) => this.planDiscovery(wait), () => this.planDiscovery());
+    }, Math.max(waitMs, this.deps.timing.discoveryIntervalMs));
     this.discoveryTimer.unref();
   }
 

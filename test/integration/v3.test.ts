@@ -155,6 +155,20 @@ describe('v3: cars appear however they were connected, and go only on a conclusi
     assert.equal(accessories(world.api).length, 1, 'kept: an empty listing proves nothing');
   });
 
+  it('a throttled listing waits as long as Smartcar asks before the next one', async () => {
+    emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3' });
+    world = await startConnected(emu, userId);
+    await waitFor('the car', () => accessories(world.api).length === 1);
+    emu.inject({ target: 'read', api: 'v3', path: '/connections' }, { error: { type: 'RATE_LIMIT', code: 'SMARTCAR_API', status: 429, retryAfter: 2 } }, 1);
+    const listings = () => emu.requests.filter((r) => r.host === 'v3' && r.path === '/v3/connections');
+    await waitFor('the throttled listing', () => listings().some((r) => r.status === 429), 5000);
+    const throttledAt = Date.now();
+    const after429 = listings().length;
+    await waitFor('the next listing', () => listings().length > after429, 6000);
+    assert.ok(Date.now() - throttledAt >= 1800, `waited ${Date.now() - throttledAt} ms, Smartcar asked for 2 s`);
+    assert.equal(accessories(world.api).length, 1);
+  });
+
   it('a v2 install switched to v3 keeps its accessories, names and this month\'s count, without connecting again', async () => {
     const car = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', locked: true });
     const v2 = await startWithTokens(emu, userId);
