@@ -231,6 +231,8 @@ export class Fleet {
   private async discoverAll(): Promise<number | undefined> {
     try {
       this.applyDiscovery(undefined, await this.deps.backend().discover(undefined, (id) => this.vehicles.get(id)?.context.info));
+      // A later outage is news again: warned once more, not buried at debug behind the first.
+      this.failures.forget('discovery');
       return undefined;
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: 'Listing the connected vehicles' });

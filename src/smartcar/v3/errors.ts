@@ -46,7 +46,7 @@ export function problemFromV3Error(error: V3ErrorObject, ctx: MapContext, httpSt
     // v3 says what to do in resolution.type (§5): only Connect again helps, whatever the type (PERMISSION,
     // COMPATIBILITY:PLATFORM_NOT_CAPABLE, CONNECTED_SERVICES_ACCOUNT:…). Retrying would only repeat it.
     const said = (error.suggestedUserMessage ?? '').slice(0, MAX_DETAIL_CHARS) || detail || 'Smartcar wants the owner back in Connect';
-    return new ReauthorizeError(`${ctx.operation} failed (${type || `HTTP ${status}`}${code ? `:${code}` : ''}): ${said.replace(/[.\s]+$/, '')}; connect the vehicle again`);
+    return new ReauthorizeError(`${ctx.operation} failed (${type || `HTTP ${status}`}${code ? `:${code}` : ''}): ${said.replace(/[.\s]+$/, '')}`);
   }
   return mapSmartcarError({
     name: 'SmartcarError',
