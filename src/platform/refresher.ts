@@ -167,7 +167,8 @@ export class Refresher {
     }
     const full = this.fullNext.delete(v.id);
     const focused = this.plans.get(v.id)?.focus === true && !full ? this.focusSignals(v) : [];
-    return focused.length > 0 ? focused : all;
+    // A full read also looks again at what empty answers left out: daily, or at once when the owner asked.
+    return focused.length > 0 ? focused : [...all, ...v.dueProbes(full)];
   }
 
   /**

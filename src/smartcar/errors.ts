@@ -40,9 +40,16 @@ export class VehicleStateError extends SmartcarProblem {
   }
 }
 
+/**
+ * The car cannot deliver a signal. conclusive: Smartcar said so (COMPATIBILITY); false: it only sent an
+ * empty value this time (v2: a null percentRemaining), which proves nothing on its own.
+ */
 export class NotCapableError extends SmartcarProblem {
   readonly kind = 'not-capable';
   override readonly name = 'NotCapableError';
+  constructor(message: string, readonly conclusive = true) {
+    super(message);
+  }
 }
 
 export class RateLimitError extends SmartcarProblem {

@@ -6,7 +6,7 @@ import type { API, Logging, PlatformAccessory } from 'homebridge';
 import type { PluginConfig } from '../config.js';
 import { defaultIntervalMinutes, STALE_MARGIN_MINUTES } from '../settings.js';
 import type { Billing } from '../smartcar/billing.js';
-import type { SmartcarProblem } from '../smartcar/errors.js';
+import type { NotCapableError, SmartcarProblem } from '../smartcar/errors.js';
 import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
 import { LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
@@ -21,6 +21,15 @@ import { configurePluggedIn } from './services/plugged-in.js';
 import type { ServiceScope, VehicleView } from './services/scope.js';
 
 const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+/**
+ * Reads in a row that brought no value for a signal (v2: a null percentRemaining) before its service is
+ * left out: one odd answer must not break the owner's automations on it.
+ */
+export const EMPTY_READS_TO_DROP = 3;
+/** A signal left out that way is looked at again a day later, then every other day, at most weekly. */
+const PROBE_FIRST_MS = DAY_MS;
+const PROBE_MAX_MS = 7 * DAY_MS;
 
 /** "2026-12-01 09:00 UTC": the log and the setup page have no time zone of the owner's to use. */
 const utcMinute = (ms: number): string => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -32,8 +41,19 @@ export interface VehicleContext {
   name: string;
   info: VehicleInfo;
   snapshot?: VehicleSnapshot;
-  /** Signals Smartcar said this car cannot deliver (e.g. /battery on an ICE car). */
+  /** Signals Smartcar said this car cannot deliver (its COMPATIBILITY answer, e.g. /battery on an ICE car): left out for good. */
+  incapable?: Signal[];
+  /**
+   * Before `incapable`: every signal ever answered not-capable, a single empty value included. Moved to
+   * `empty` when restored, so what one odd answer removed is looked at again.
+   */
   notCapable?: Signal[];
+  /**
+   * Per signal, reads in a row that brought no value, and when the last such read was sent. From
+   * EMPTY_READS_TO_DROP on its service is left out and the signal read again now and then (probes), so a
+   * good value brings the service back under the same subtype (HomeKit keeps its identity).
+   */
+  empty?: Partial<Record<Signal, { reads: number; at: number }>>;
   /** Per signal, the owner-readable reason the last read of it failed. */
   failures?: Partial<Record<Signal, string>>;
   /** Command-only locks: the last command that succeeded (there is no read to confirm it). */
@@ -125,6 +145,12 @@ export class VehicleAccessory {
       lockFailed: () => this.commandFailure !== undefined,
       requestLock: (locked) => this.requestLock(locked),
     };
+    const legacy = this.context.notCapable;
+    if (legacy !== undefined) {
+      // Earlier versions removed a service on one empty answer and kept it removed: look once more.
+      this.context.empty = { ...Object.fromEntries(legacy.map((signal) => [signal, { reads: EMPTY_READS_TO_DROP, at: 0 }])), ...this.context.empty };
+      delete this.context.notCapable;
+    }
     this.plan = this.computePlan();
     this.configure();
   }
@@ -197,6 +223,13 @@ export class VehicleAccessory {
   /** A read of these signals goes out now: what applyRefresh needs to judge its answer. */
   beginRead(signals: readonly Signal[]): PendingRead {
     const before = this.context.snapshot ? { ...this.context.snapshot } : undefined;
+    const empty = this.context.empty ?? {};
+    for (const signal of signals) {
+      const e = empty[signal];
+      if (e !== undefined && e.reads >= EMPTY_READS_TO_DROP) {
+        empty[signal] = { ...e, at: this.deps.now() };
+      }
+    }
     return { signals, epoch: this.lockChanges, before };
   }
 
@@ -222,7 +255,7 @@ export class VehicleAccessory {
       this.context.history = observe(this.context.history, read.before, this.context.snapshot, at);
     }
     // Compared with the signals after the read: a not-capable answer may just have dropped one.
-    if (read.signals.length === this.signals.length) {
+    if (this.signals.every((s) => read.signals.includes(s))) {
       this.context.history = { ...(this.context.history ?? { events: [] }), lastFullReadAt: at };
     }
   }
@@ -313,15 +346,43 @@ export class VehicleAccessory {
       }
     }
     const failures: Partial<Record<Signal, string>> = { ...ctx.failures };
+    const empty = { ...ctx.empty };
     let replan = false;
-    for (const signal of Object.keys(result.values).map(valueSignal).filter((s): s is Signal => s !== undefined)) {
+    for (const signal of new Set(Object.keys(result.values).map(valueSignal).filter((s): s is Signal => s !== undefined))) {
       delete failures[signal];
+      if ((empty[signal]?.reads ?? 0) >= EMPTY_READS_TO_DROP) {
+        replan = true;
+        this.deps.log.info(`${this.name}: Smartcar sends ${signal} again; its service is back`);
+      }
+      delete empty[signal];
     }
     for (const [signal, err] of Object.entries(result.failures) as [Signal, SmartcarProblem][]) {
-      if (err.kind === 'not-capable') {
-        ctx.notCapable = [...new Set([...(ctx.notCapable ?? []), signal])];
+      if (err.kind === 'not-capable' && (err as NotCapableError).conclusive !== false) {
+        // Smartcar's own answer (COMPATIBILITY): the car cannot deliver it, now or later.
+        ctx.incapable = [...new Set([...(ctx.incapable ?? []), signal])];
+        delete empty[signal];
+        delete failures[signal];
         replan = true;
         this.deps.log.info(`${this.name}: Smartcar cannot read ${signal} for this car; adjusting its services`);
+        continue;
+      }
+      if (err.kind === 'not-capable') {
+        // An empty value: a fault on the service (its last value stays) until it happens reads in a row.
+        const reads = (empty[signal]?.reads ?? 0) + 1;
+        empty[signal] = { reads, at };
+        if (reads >= EMPTY_READS_TO_DROP) {
+          delete failures[signal];
+          if (reads === EMPTY_READS_TO_DROP) {
+            replan = true;
+            this.deps.log.info(`${this.name}: Smartcar sent no ${signal} value ${reads} reads in a row; leaving its service out until one arrives (looked for daily)`);
+          } else {
+            this.deps.log.debug(`${this.name}: still no ${signal} value from Smartcar`);
+          }
+          continue;
+        }
+      } else if ((empty[signal]?.reads ?? 0) >= EMPTY_READS_TO_DROP) {
+        // A look at a signal left out failed otherwise: no service to flag; the next look is planned.
+        this.deps.log.debug(`${this.name}: looking for ${signal} again failed: ${err.message}`);
         continue;
       }
       if (failures[signal] !== err.message) {
@@ -330,6 +391,7 @@ export class VehicleAccessory {
       failures[signal] = err.message;
     }
     ctx.failures = failures;
+    ctx.empty = empty;
     this.reauthorize = undefined;
     // While a command is queued or on its way the target stays what the owner asked ("Locking...").
     if (result.values.locked !== undefined && this.commandsPending === 0) {
@@ -384,7 +446,9 @@ export class VehicleAccessory {
 
   /** A whole read failed: its signals show a fault (their last values stay) until a read delivers them again. */
   readFailed(signals: readonly Signal[], message: string): void {
-    this.context.failures = { ...this.context.failures, ...Object.fromEntries(signals.map((s) => [s, message])) };
+    // A signal read only to see whether it came back (a probe) has no service to flag.
+    const served = signals.filter((s) => this.plan.signals.includes(s));
+    this.context.failures = { ...this.context.failures, ...Object.fromEntries(served.map((s) => [s, message])) };
     this.push();
   }
 
@@ -455,8 +519,28 @@ export class VehicleAccessory {
     return out;
   }
 
+  /**
+   * Signals left out for empty answers that are due for another look: after a day, then twice as long
+   * each time, at most a week; or now, when the owner asked for everything (`now`: Refresh now).
+   */
+  dueProbes(now: boolean): Signal[] {
+    const at = this.deps.now();
+    const wanted = planVehicle(this.context.info.permissions, this.deps.config.services, this.context.incapable ?? []).signals;
+    return this.dropped().filter((signal) => {
+      const e = this.context.empty![signal]!;
+      const wait = Math.min(PROBE_MAX_MS, PROBE_FIRST_MS * 2 ** (e.reads - EMPTY_READS_TO_DROP));
+      return wanted.includes(signal) && (now || at - e.at >= wait);
+    });
+  }
+
+  /** Signals whose services are left out because reads in a row brought no value. */
+  private dropped(): Signal[] {
+    return (Object.entries(this.context.empty ?? {}) as [Signal, { reads: number }][])
+      .filter(([, e]) => e.reads >= EMPTY_READS_TO_DROP).map(([signal]) => signal);
+  }
+
   private computePlan(): VehiclePlan {
-    return planVehicle(this.context.info.permissions, this.deps.config.services, this.context.notCapable ?? []);
+    return planVehicle(this.context.info.permissions, this.deps.config.services, [...(this.context.incapable ?? []), ...this.dropped()]);
   }
 
   // ---- services ---------------------------------------------------------------------------------

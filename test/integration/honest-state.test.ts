@@ -1,12 +1,13 @@
 // Honest, current state on every path, through the real platform and the emulator: data the car
 // recorded long ago is stale however recently it was fetched (v2 sc-data-age, v3 oemUpdatedAt), and a
 // problem is listed once on the setup page. What time alone changes (staleness, a command-only lock's
-// last command growing old) is pushed when it happens, on the platform's clock and timers.
+// last command growing old) is pushed when it happens, on the platform's clock and timers. A service
+// is removed only on Smartcar's compatibility answer or three empty answers in a row, and comes back.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, hap, pushed, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { accessoryNamed, hap, pushed, read, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
@@ -170,6 +171,141 @@ describe('what time alone changes is pushed when it happens (virtual time, API v
       assert.deepEqual(current, []);
       await time.runUntil(lockedAt + 61 * MIN);
       assert.deepEqual(current, [Characteristic.LockCurrentState.UNKNOWN], 'told when the command is an hour old, not at the next read');
+    } finally {
+      await world.shutdown();
+    }
+  });
+
+  it('a Battery left out after three empty answers is looked for a day later, without the owner pressing anything, and comes back', async () => {
+    emu.updateVehicle(bevId, { battery: { percentRemaining: null as unknown as number } });
+    const world = await startVirtual({ vehicleIds: [bevId], config: { refreshIntervalMinutes: 180 } });
+    try {
+      const car = accessoryNamed(world.api, 'Model 3');
+      const t0 = time.now();
+      const battery = (): unknown => car.services.find((s) => s.UUID === Service.Battery.UUID);
+      await time.runUntil(t0 + 7 * 60 * MIN, (t) => {
+        emu.updateVehicle(bevId, { dataAt: t });
+      });
+      assert.equal(battery(), undefined, 'three empty answers in a row (at start, +3 h, +6 h): left out');
+      const droppedAt = time.now();
+      // A batch is logged once, billed per path: /security and /charge, plus /battery when it is asked for.
+      const batteryReads = (): number => emu.requests.filter((r) => r.vehicleId === bevId && r.path.endsWith('/batch') && r.billed === 3).length;
+      emu.updateVehicle(bevId, { battery: { percentRemaining: 0.6 } });
+      emu.resetLog();
+      await time.runUntil(droppedAt + 17 * 60 * MIN, (t) => {
+        emu.updateVehicle(bevId, { dataAt: t });
+      });
+      assert.equal(batteryReads(), 0, 'not asked for within the day: it costs a request each time');
+      assert.equal(battery(), undefined);
+      await time.runUntil(droppedAt + 25 * 60 * MIN, (t) => {
+        emu.updateVehicle(bevId, { dataAt: t });
+      });
+      assert.equal(batteryReads(), 1, 'looked for once, a day later');
+      assert.ok(battery(), 'back');
+      assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 60);
+    } finally {
+      await world.shutdown();
+      emu.updateVehicle(bevId, { battery: { percentRemaining: 0.76 } });
+    }
+  });
+});
+
+describe('services do not vanish on one odd answer (API v2)', () => {
+  let emu: SmartcarEmulator;
+  let userId: string;
+
+  before(async () => {
+    emu = await startEmulator();
+    userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
+  });
+  after(async () => emu?.close());
+
+  const addBev = (model: string): string => emu.addVehicle(userId, {
+    powertrain: 'BEV', make: 'TESLA', model, year: 2022, locked: true,
+    battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'NOT_CHARGING', limit: 0.9 },
+  }).id;
+  const batteryService = (car: ReturnType<typeof accessoryNamed>) => car.services.find((s) => s.UUID === Service.Battery.UUID);
+  /** The owner presses Refresh now and the read comes back. */
+  const readNow = async (world: StartedPlatform, id: string): Promise<void> => {
+    const before = world.platform.status()[0]!.vehicles.find((v) => v.vehicleId === id)!.lastRefreshAt!;
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await world.platform.refreshNow(id), 'queued');
+    await waitFor('the read', () => world.platform.status()[0]!.vehicles.find((v) => v.vehicleId === id)!.lastRefreshAt! > before);
+  };
+
+  it('one null battery level is a fault on the Battery, not a missing service; three in a row remove it; a later level brings it back under the same subtype', async () => {
+    const id = addBev('Model S');
+    const world = await startWithTokens(emu, userId, { vehicleIds: [id] });
+    try {
+      const car = accessoryNamed(world.api, 'Model S');
+      await waitFor('the first read', async () => (await read(car, Service.Battery, Characteristic.BatteryLevel)) === 76);
+      const original = batteryService(car)!;
+      assert.equal(original.subtype, 'battery');
+
+      emu.updateVehicle(id, { battery: { percentRemaining: null as unknown as number } });
+      await readNow(world, id);
+      assert.equal(batteryService(car), original, 'one null: the very same service');
+      assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 76, 'the last level stays');
+      assert.equal(pushed(car, Service.Battery, Characteristic.StatusFault), GENERAL_FAULT, 'flagged');
+      assert.ok(world.platform.status()[0]!.vehicles[0]!.problems.some((p) => /no percentRemaining/.test(p)));
+
+      emu.updateVehicle(id, { battery: { percentRemaining: 0.7 } });
+      await readNow(world, id);
+      assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 70);
+      assert.equal(pushed(car, Service.Battery, Characteristic.StatusFault), NO_FAULT);
+
+      // Nulls that are not in a row (a good read between) never add up; three in a row do.
+      emu.updateVehicle(id, { battery: { percentRemaining: null as unknown as number } });
+      for (let i = 1; i <= 3; i++) {
+        await readNow(world, id);
+        assert.equal(batteryService(car) === original, i < 3, `after ${i} empty answer(s) in a row`);
+      }
+      assert.equal(batteryService(car), undefined, 'three in a row: left out');
+      assert.match(world.logs.text('info'), /no battery value 3 reads in a row/);
+      assert.ok(!world.platform.status()[0]!.vehicles[0]!.problems.some((p) => /no percentRemaining/.test(p)), 'no fault listed for a service that is not there');
+
+      // The level arrives again: the owner's Refresh now looks at it too, and the service is back as it was.
+      emu.updateVehicle(id, { battery: { percentRemaining: 0.65 } });
+      await readNow(world, id);
+      const back = batteryService(car)!;
+      assert.ok(back, 'the Battery is back');
+      assert.equal(back.subtype, 'battery', 'under the same subtype: HomeKit keeps its identity');
+      assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 65);
+      assert.equal(pushed(car, Service.Battery, Characteristic.StatusFault), NO_FAULT);
+      const cached = world.api.serializeCache() as { services: { UUID: string; subtype?: string }[] }[];
+      assert.ok(cached[0]!.services.some((x) => x.UUID === Service.Battery.UUID && x.subtype === 'battery'), 'and in the cache Homebridge keeps');
+    } finally {
+      await world.shutdown();
+    }
+  });
+
+  it('a Battery an earlier version removed for good after one empty answer is looked for again, and comes back', async () => {
+    const id = addBev('Model Y');
+    const first = await startWithTokens(emu, userId, { vehicleIds: [id] });
+    await waitFor('the first read', () => first.platform.status()[0]?.vehicles[0]?.lastRefreshAt);
+    const cache = first.api.serializeCache() as { context: { notCapable?: string[] } }[];
+    await first.shutdown();
+    cache[0]!.context.notCapable = ['battery']; // what the earlier version stored on one null
+    const world = await startWithTokens(emu, userId, { vehicleIds: [id], storage: first.storage, cache });
+    try {
+      const car = accessoryNamed(world.api, 'Model Y');
+      assert.equal(batteryService(car), undefined, 'restored as it was left');
+      await readNow(world, id);
+      assert.equal(batteryService(car)?.subtype, 'battery', 'looked for at the next read, and back');
+      assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 76);
+    } finally {
+      await world.shutdown();
+    }
+  });
+
+  it('Smartcar\'s own compatibility answer (COMPATIBILITY:VEHICLE_NOT_CAPABLE) removes the Battery at once', async () => {
+    const id = addBev('Model X');
+    emu.updateVehicle(id, { battery: null });
+    const world = await startWithTokens(emu, userId, { vehicleIds: [id] });
+    try {
+      const car = accessoryNamed(world.api, 'Model X');
+      await waitFor('the answer', () => batteryService(car) === undefined);
+      assert.match(world.logs.text('info'), /Smartcar cannot read battery for this car/);
     } finally {
       await world.shutdown();
     }

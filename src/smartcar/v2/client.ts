@@ -154,7 +154,7 @@ export class SmartcarClient {
           if (p !== undefined) {
             result.values.batteryPercent = p;
           } else if (b) {
-            result.failures.battery = new NotCapableError('Reading /battery: no percentRemaining');
+            result.failures.battery = new NotCapableError('Reading /battery: Smartcar sent no percentRemaining; the plugin will retry at the next refresh', false);
           }
           break;
         }
@@ -165,7 +165,7 @@ export class SmartcarClient {
             result.values.fuelPercent = p;
           } else if (f) {
             // Fuel values may be null (seen in the EU): an honest "unknown", not a failure of the read.
-            result.failures.fuel = new NotCapableError('Reading /fuel: no percentRemaining');
+            result.failures.fuel = new NotCapableError('Reading /fuel: Smartcar sent no percentRemaining; the plugin will retry at the next refresh', false);
           }
           break;
         }
