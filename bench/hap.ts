@@ -1,9 +1,12 @@
 // HAP figures of issue 7, measured on a real Homebridge process with a paired HomeKit controller and the
-// emulator as Smartcar (same recipe as test/e2e/homebridge.test.ts):
+// emulator as Smartcar (same recipe as test/e2e/homebridge.test.ts), once per Smartcar API (v3, the
+// default, then v2):
 //  - read latency of our BatteryLevel vs a constant-value accessory on the same bridge;
 //  - how long a lock write takes to be answered while the car's command takes 3 s, and when the
 //    LockCurrentState event follows;
-//  - Homebridge RSS with 10 connected vehicles vs the same Homebridge without the platform configured.
+//  - Homebridge RSS and V8 heap with 10 connected vehicles vs the same Homebridge without the platform
+//    configured (the plugin is still loaded there; only its platform is not started), without and
+//    with a paired controller.
 // Our plugin is built from the current source into a temporary plugin folder (the project's dist/ is
 // left alone), next to a tiny constant-value plugin written there too, and Homebridge loads the folder.
 import { execFile } from 'node:child_process';
@@ -19,30 +22,56 @@ import { characteristicId, findCharacteristic, HAP, HapController, type HapAcces
 import { HomebridgeProcess, homebridgeLegs, makeStorage, PROJECT_DIR, randomUsername, type HomebridgeLeg } from '../test/helpers/homebridge-process.js';
 import { connectThroughSetupPage, refreshNow } from '../test/helpers/setup-page.js';
 import { until } from '../test/helpers/wait.js';
-import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../src/settings.js';
+import { REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS } from '../src/settings.js';
 
 const CLIENT_ID = 'bench-client';
 const CLIENT_SECRET = 'bench-secret';
+/** v3: the API Credentials tab's client id and secret; the Application ID is CLIENT_ID. */
+const V3_CLIENT_ID = 'client_bench';
+const V3_CLIENT_SECRET = 'bench-v3-secret';
 const READS = 300;
 const LOCK_SAMPLES = 6;
 const COMMAND_LATENCY_MS = 3_000;
 const FLEET_SIZE = 10;
 
-export interface HapFigures {
-  leg: string;
+export type Api = 'v3' | 'v2';
+
+export interface LatencyFigures {
   ours: { median: number; p95: number };
   constant: { median: number; p95: number };
   readRatio: { median: number; p95: number };
   smartcarRequestsDuringReads: number;
   lockWriteMs: number[];
   lockEventMs: number[];
+}
+
+/** kB right after a full GC inside Homebridge: V8 heap used and committed (heapTotal), and RSS. */
+export interface AfterGc { heapKb: number; heapTotalKb: number; rssKb: number }
+
+export interface MemoryFigures {
   rssWithFleetKb: number;
   rssUnconfiguredKb: number;
-  /** After a full GC inside Homebridge. */
-  gcWithFleet: { heapKb: number; rssKb: number };
-  gcUnconfigured: { heapKb: number; rssKb: number };
+  gcWithFleet: AfterGc;
+  /** The Homebridge without the platform and without a controller: the baseline the issue's figure is over. */
+  gcUnconfigured: AfterGc;
+  /**
+   * The same unconfigured Homebridge with a controller paired and its accessories listed, as the fleet's
+   * Homebridge has: HAP's own sessions are then not counted as the plugin's.
+   */
+  gcUnconfiguredPaired: AfterGc;
   vehiclesConnected: number;
 }
+
+/** One API's figures: latency and lock (unless skipped) and one memory measurement per run. */
+export interface HapFigures {
+  leg: string;
+  api: Api;
+  latency?: LatencyFigures;
+  memory: MemoryFigures[];
+}
+
+/** The plugin's RSS cost after a full GC with the fleet, over the unconfigured Homebridge: the issue's memory figure. */
+export const PLUGIN_RSS_TARGET_MIB = 15;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -169,7 +198,7 @@ async function sampleRss(pid: number | undefined, samples = 5): Promise<number> 
 }
 
 /** Heap used and RSS right after a full GC inside Homebridge (see LAUNCHER), in kB. */
-async function afterGc(plugins: PluginFolder, pid: number | undefined): Promise<{ heapKb: number; rssKb: number }> {
+async function afterGc(plugins: PluginFolder, pid: number | undefined): Promise<AfterGc> {
   if (pid === undefined) {
     throw new Error('bench: Homebridge has no pid');
   }
@@ -180,8 +209,8 @@ async function afterGc(plugins: PluginFolder, pid: number | undefined): Promise<
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text !== undefined) {
       await rm(file);
-      const m = JSON.parse(text) as { heapUsed: number; rss: number };
-      return { heapKb: m.heapUsed / 1024, rssKb: m.rss / 1024 };
+      const m = JSON.parse(text) as { heapUsed: number; heapTotal: number; rss: number };
+      return { heapKb: m.heapUsed / 1024, heapTotalKb: m.heapTotal / 1024, rssKb: m.rss / 1024 };
     }
   }
   throw new Error('bench: Homebridge did not report its memory after SIGUSR2');
@@ -189,15 +218,19 @@ async function afterGc(plugins: PluginFolder, pid: number | undefined): Promise<
 
 interface Rig { emu: SmartcarEmulator; hb: HomebridgeProcess; setupUrl: string; username: string }
 
-async function startRig(plugins: PluginFolder, constantPlatform: boolean, emuOptions: Partial<Parameters<typeof SmartcarEmulator.start>[0]>, configured = true): Promise<Rig> {
+/** `api` undefined: the platform is not configured (Homebridge still loads the plugin). */
+async function startRig(plugins: PluginFolder, constantPlatform: boolean, emuOptions: Partial<Parameters<typeof SmartcarEmulator.start>[0]>, api: Api | undefined): Promise<Rig> {
   const setupPort = await freePort();
   const emu = await SmartcarEmulator.start({
-    clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://localhost:${setupPort}/callback`], ...emuOptions,
+    clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://localhost:${setupPort}/callback`],
+    v3: { clientId: V3_CLIENT_ID, clientSecret: V3_CLIENT_SECRET }, ...emuOptions,
   });
   const username = randomUsername();
-  const storage = await makeStorage(configured ? {
-    platform: 'Smartcar', name: 'Smartcar', api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
-    mode: 'simulated', setupPort, setupBind: '127.0.0.1',
+  const credentials = api === 'v3'
+    ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: V3_CLIENT_SECRET }
+    : { api: 'v2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+  const storage = await makeStorage(api !== undefined ? {
+    platform: 'Smartcar', name: 'Smartcar', ...credentials, mode: 'simulated', setupPort, setupBind: '127.0.0.1',
   } : undefined, username);
   if (constantPlatform) {
     const path = join(storage, 'config.json');
@@ -205,8 +238,12 @@ async function startRig(plugins: PluginFolder, constantPlatform: boolean, emuOpt
     config.platforms.push({ platform: 'BenchConstant', name: 'Bench Constant' });
     await writeFile(path, JSON.stringify(config, null, 2));
   }
-  const hb = await HomebridgeProcess.start(plugins.leg, storage, { ...plugins.env, SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin });
-  if (configured) {
+  // Both APIs' hosts, as test/helpers/plugin-world.ts emulatorEnv() sets them.
+  const hb = await HomebridgeProcess.start(plugins.leg, storage, {
+    ...plugins.env, SMARTCAR_API_ORIGIN: emu.origin, SMARTCAR_AUTH_ORIGIN: emu.origin, SMARTCAR_CONNECT_ORIGIN: emu.origins.connect,
+    SMARTCAR_IAM_ORIGIN: emu.origins.iam, SMARTCAR_API_V3_ORIGIN: emu.origins.v3, SMARTCAR_MANAGEMENT_API_ORIGIN: emu.origins.management,
+  });
+  if (api !== undefined) {
     await hb.waitForLog(/Setup page: /);
   }
   return { emu, hb, setupUrl: `http://127.0.0.1:${setupPort}`, username };
@@ -220,8 +257,8 @@ async function stopRig(rig: Rig, hap?: HapController): Promise<void> {
 }
 
 /** Read latency (ours vs constant, interleaved) and lock timings on one bridge. */
-async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, 'ours' | 'constant' | 'readRatio' | 'smartcarRequestsDuringReads' | 'lockWriteMs' | 'lockEventMs'>> {
-  const rig = await startRig(plugins, true, { autoApprove: { email: 'owner@example.com' }, commandLatencyMs: COMMAND_LATENCY_MS });
+async function latencyAndLock(plugins: PluginFolder, api: Api): Promise<LatencyFigures> {
+  const rig = await startRig(plugins, true, { autoApprove: { email: 'owner@example.com' }, commandLatencyMs: COMMAND_LATENCY_MS }, api);
   let hap: HapController | undefined;
   try {
     const fleet = defaultFleet(rig.emu);
@@ -299,12 +336,15 @@ async function latencyAndLock(plugins: PluginFolder): Promise<Pick<HapFigures, '
 }
 
 /** RSS of Homebridge with FLEET_SIZE vehicles connected, after a settle and refreshes, vs unconfigured. */
-async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithFleetKb' | 'rssUnconfiguredKb' | 'gcWithFleet' | 'gcUnconfigured' | 'vehiclesConnected'>> {
+/** A car's data read that reached it: v2's batch of paths, v3's signals read (not attributes or listings). */
+const isDataRead = (api: Api, r: { path: string; status: number }): boolean => r.status === 200 && (api === 'v3' ? r.path.endsWith('/signals') : r.path.endsWith('/batch'));
+
+async function memory(plugins: PluginFolder, api: Api): Promise<MemoryFigures> {
   const email = 'ten@example.com';
-  const rig = await startRig(plugins, false, { autoApprove: { email } });
+  const rig = await startRig(plugins, false, { autoApprove: { email } }, api);
   let hap: HapController | undefined;
   let rssWithFleetKb: number;
-  let gcWithFleet: HapFigures['gcWithFleet'];
+  let gcWithFleet: MemoryFigures['gcWithFleet'];
   let vehiclesConnected: number;
   try {
     const user = rig.emu.addUser({ email, password: 'password' });
@@ -324,14 +364,16 @@ async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithF
       return list.length === FLEET_SIZE + 1 ? list : undefined;
     });
     vehiclesConnected = accessories.length - 1;
-    const everyCarRead = (): boolean => ids.every((id) => rig.emu.requests.some((r) => r.vehicleId === id && r.status === 200));
-    await until('a first read of every car', () => (everyCarRead() ? true : undefined));
+    const everyCarRead = (): boolean => ids.every((id) => rig.emu.requests.some((r) => r.vehicleId === id && isDataRead(api, r)));
+    // The scheduler spreads the cars' reads REFRESH_SPREAD_SECONDS apart.
+    const allReadMs = (FLEET_SIZE * REFRESH_SPREAD_SECONDS + 30) * 1_000;
+    await until('a first read of every car', () => (everyCarRead() ? true : undefined), allReadMs);
     // A few refreshes: the first one after Connect, then "Refresh now" twice, each after its debounce.
     for (let round = 0; round < 2; round++) {
-      const before = rig.emu.requests.length;
       await sleep(REFRESH_NOW_DEBOUNCE_SECONDS * 1_000 + 1_500);
+      const before = rig.emu.requests.length;
       await refreshNow(rig.setupUrl);
-      await until('the refresh reaching Smartcar', () => (rig.emu.requests.length >= before + FLEET_SIZE ? true : undefined));
+      await until('the refresh reaching Smartcar', () => (rig.emu.requests.slice(before).filter((r) => isDataRead(api, r)).length >= FLEET_SIZE ? true : undefined), allReadMs);
       // HAP reads of every battery level, as a Home app opening would.
       await controller.read(accessories.filter((a) => findCharacteristic(a, HAP.Battery, HAP.BatteryLevel)).map((a) => characteristicId(a, HAP.Battery, HAP.BatteryLevel)));
     }
@@ -342,27 +384,57 @@ async function memory(plugins: PluginFolder): Promise<Pick<HapFigures, 'rssWithF
     await stopRig(rig, hap);
   }
 
-  const bare = await startRig(plugins, false, {}, false);
-  let rssUnconfiguredKb: number;
-  let gcUnconfigured: HapFigures['gcUnconfigured'];
-  try {
-    // The same settle as above, measured from start: the unconfigured Homebridge has nothing to refresh.
-    await sleep(10_000);
-    rssUnconfiguredKb = await sampleRss(bare.hb.pid);
-    gcUnconfigured = await afterGc(plugins, bare.hb.pid);
-  } finally {
-    await stopRig(bare);
-  }
-  return { rssWithFleetKb, rssUnconfiguredKb, gcWithFleet, gcUnconfigured, vehiclesConnected };
+  const unconfigured = await bare(plugins, false);
+  const paired = await bare(plugins, true);
+  return {
+    rssWithFleetKb, rssUnconfiguredKb: unconfigured.rssKb, gcWithFleet, gcUnconfigured: unconfigured.gc, gcUnconfiguredPaired: paired.gc, vehiclesConnected,
+  };
 }
 
-export async function measureHap(): Promise<HapFigures> {
+/** Homebridge with the plugin loaded but its platform not configured; `pair`: with a controller paired as above. */
+async function bare(plugins: PluginFolder, pair: boolean): Promise<{ rssKb: number; gc: AfterGc }> {
+  const rig = await startRig(plugins, false, {}, undefined);
+  let hap: HapController | undefined;
+  try {
+    if (pair) {
+      hap = await HapController.pair(rig.username, rig.hb.port);
+      await hap.accessories();
+    }
+    // The same settle as above, measured from start: the unconfigured Homebridge has nothing to refresh.
+    await sleep(10_000);
+    const rssKb = await sampleRss(rig.hb.pid);
+    return { rssKb, gc: await afterGc(plugins, rig.hb.pid) };
+  } finally {
+    await stopRig(rig, hap);
+  }
+}
+
+export interface HapOptions {
+  apis?: readonly Api[];
+  /** Measure read latency and the lock (false: memory only). */
+  latency?: boolean;
+  /** Memory measurements per API (RSS is noisy on a shared machine). */
+  memoryRuns?: number;
+}
+
+/** v3 (the default) and v2 on the first Homebridge leg; each memory run measures every API in turn. */
+export async function measureHap(options: HapOptions = {}): Promise<HapFigures[]> {
+  const apis = options.apis ?? ['v3', 'v2'];
   const leg = homebridgeLegs().legs[0]!;
   const plugins = await preparePlugins(leg);
   try {
-    const lat = await latencyAndLock(plugins);
-    const mem = await memory(plugins);
-    return { leg: leg.name, ...lat, ...mem };
+    const figures: HapFigures[] = apis.map((api) => ({ leg: leg.name, api, memory: [] }));
+    if (options.latency ?? true) {
+      for (const f of figures) {
+        f.latency = await latencyAndLock(plugins, f.api);
+      }
+    }
+    for (let run = 0; run < (options.memoryRuns ?? 1); run++) {
+      for (const f of figures) {
+        f.memory.push(await memory(plugins, f.api));
+      }
+    }
+    return figures;
   } finally {
     await rm(plugins.dir, { recursive: true, force: true });
   }
@@ -370,30 +442,56 @@ export async function measureHap(): Promise<HapFigures> {
 
 const mib = (kb: number): string => (kb / 1024).toFixed(1);
 
-export function printHap(f: HapFigures): void {
+/** The plugin's RSS cost after a full GC, in MiB: over the unconfigured Homebridge (the issue's figure), or over it with a controller paired. */
+export const pluginRssMib = (m: MemoryFigures, baseline: 'unconfigured' | 'paired' = 'unconfigured'): number =>
+  (m.gcWithFleet.rssKb - (baseline === 'paired' ? m.gcUnconfiguredPaired : m.gcUnconfigured).rssKb) / 1024;
+
+export function printHap(figures: readonly HapFigures[]): void {
   const ms = (n: number): string => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
   const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-  const lockWrite = median(f.lockWriteMs);
-  const lockEvent = median(f.lockEventMs);
-  const rows: Array<[string, string, string, string]> = [
-    ['HAP read, BatteryLevel: ours / constant (median)', `${f.readRatio.median.toFixed(2)} (${ms(f.ours.median)} / ${ms(f.constant.median)})`, '≤ 1.1', mark(f.readRatio.median <= 1.1)],
-    ['HAP read, BatteryLevel: ours / constant (p95)', `${f.readRatio.p95.toFixed(2)} (${ms(f.ours.p95)} / ${ms(f.constant.p95)})`, '≤ 1.1', mark(f.readRatio.p95 <= 1.1)],
-    [`Lock write answered over HAP, ${COMMAND_LATENCY_MS / 1000} s command (median of ${f.lockWriteMs.length})`, ms(lockWrite), '≤ 100 ms', mark(lockWrite <= 100)],
-    ['LockCurrentState event after the write (median)', ms(lockEvent), '(command + confirm)', '-'],
-    [`Homebridge RSS, ${f.vehiclesConnected} vehicles connected`, `${(f.rssWithFleetKb / 1024).toFixed(1)} MiB`, '-', '-'],
-    ['Homebridge RSS, platform not configured', `${(f.rssUnconfiguredKb / 1024).toFixed(1)} MiB`, '-', '-'],
-    [`RSS cost of the plugin with ${f.vehiclesConnected} vehicles`, `${((f.rssWithFleetKb - f.rssUnconfiguredKb) / 1024).toFixed(1)} MiB`, '-', '-'],
-    [`After a full GC: V8 heap used, ${f.vehiclesConnected} vehicles / not configured`, `${mib(f.gcWithFleet.heapKb)} / ${mib(f.gcUnconfigured.heapKb)} MiB`, '-', '-'],
-    [`After a full GC: RSS, ${f.vehiclesConnected} vehicles / not configured`, `${mib(f.gcWithFleet.rssKb)} / ${mib(f.gcUnconfigured.rssKb)} MiB`, '-', '-'],
-    [`Heap cost of the plugin with ${f.vehiclesConnected} vehicles (after GC)`, `${mib(f.gcWithFleet.heapKb - f.gcUnconfigured.heapKb)} MiB`, '-', '-'],
-  ];
-  console.log(`\nHAP on ${f.leg} (real Homebridge, paired controller, emulator as Smartcar; ${READS} interleaved reads each)`);
-  const w = Math.max(...rows.map((r) => r[0].length));
-  const v = Math.max(...rows.map((r) => r[1].length));
-  console.log(`${'figure'.padEnd(w)}  ${'measured'.padEnd(v)}  ${'target'.padEnd(19)}  result`);
-  for (const [name, value, target, result] of rows) {
-    console.log(`${name.padEnd(w)}  ${value.padEnd(v)}  ${target.padEnd(19)}  ${result}`);
+  const apis = figures.map((f) => f.api);
+  type Row = [string, string[], string, string];
+  const rows: Row[] = [];
+  const withLatency = figures.filter((f) => f.latency);
+  if (withLatency.length === figures.length) {
+    const lat = (f: HapFigures): LatencyFigures => f.latency!;
+    const results = (ok: (l: LatencyFigures) => boolean): string => figures.map((f) => mark(ok(lat(f)))).join(' / ');
+    rows.push(
+      ['HAP read, BatteryLevel: ours / constant (median)', figures.map((f) => `${lat(f).readRatio.median.toFixed(2)} (${ms(lat(f).ours.median)} / ${ms(lat(f).constant.median)})`), '≤ 1.1', results((l) => l.readRatio.median <= 1.1)],
+      ['HAP read, BatteryLevel: ours / constant (p95)', figures.map((f) => `${lat(f).readRatio.p95.toFixed(2)} (${ms(lat(f).ours.p95)} / ${ms(lat(f).constant.p95)})`), '≤ 1.1', results((l) => l.readRatio.p95 <= 1.1)],
+      [`Lock write answered over HAP, ${COMMAND_LATENCY_MS / 1000} s command (median of ${LOCK_SAMPLES})`, figures.map((f) => ms(median(lat(f).lockWriteMs))), '≤ 100 ms', results((l) => median(l.lockWriteMs) <= 100)],
+      ['LockCurrentState event after the write (median)', figures.map((f) => ms(median(lat(f).lockEventMs))), '(command + confirm)', '-'],
+      [`Smartcar requests caused by the ${READS * 2} HAP reads`, figures.map((f) => String(lat(f).smartcarRequestsDuringReads)), '0', results((l) => l.smartcarRequestsDuringReads === 0)],
+    );
   }
-  console.log(`lock write samples (ms): ${f.lockWriteMs.map((n) => n.toFixed(1)).join(', ')}; event samples (ms): ${f.lockEventMs.map((n) => n.toFixed(0)).join(', ')}`);
-  console.log(`Smartcar requests caused by the ${READS * 2} HAP reads: ${f.smartcarRequestsDuringReads}`);
+  // Several memory runs: each cell lists them in order.
+  const each = (fn: (m: MemoryFigures) => string): string[] => figures.map((f) => f.memory.map(fn).join(', '));
+  const n = figures[0]?.memory[0]?.vehiclesConnected ?? FLEET_SIZE;
+  rows.push(
+    [`Homebridge RSS, ${n} vehicles connected`, each((m) => `${mib(m.rssWithFleetKb)} MiB`), '-', '-'],
+    ['Homebridge RSS, platform not configured', each((m) => `${mib(m.rssUnconfiguredKb)} MiB`), '-', '-'],
+    [`RSS cost of the plugin with ${n} vehicles`, each((m) => `${mib(m.rssWithFleetKb - m.rssUnconfiguredKb)} MiB`), '-', '-'],
+    [`After a full GC: V8 heap used, ${n} vehicles / not configured`, each((m) => `${mib(m.gcWithFleet.heapKb)} / ${mib(m.gcUnconfigured.heapKb)} MiB`), '-', '-'],
+    [`After a full GC: V8 heap committed, ${n} vehicles / not configured`, each((m) => `${mib(m.gcWithFleet.heapTotalKb)} / ${mib(m.gcUnconfigured.heapTotalKb)} MiB`), '-', '-'],
+    [`After a full GC: RSS, ${n} vehicles / not configured`, each((m) => `${mib(m.gcWithFleet.rssKb)} / ${mib(m.gcUnconfigured.rssKb)} MiB`), '-', '-'],
+    ['After a full GC: RSS, not configured with a paired controller', each((m) => `${mib(m.gcUnconfiguredPaired.rssKb)} MiB`), '-', '-'],
+    [`Heap cost of the plugin with ${n} vehicles (after GC)`, each((m) => `${mib(m.gcWithFleet.heapKb - m.gcUnconfigured.heapKb)} MiB`), '-', '-'],
+    [`RSS cost of the plugin with ${n} vehicles (after GC)`, each((m) => `${pluginRssMib(m).toFixed(1)} MiB`), `< ${PLUGIN_RSS_TARGET_MIB} MiB (v3)`,
+      figures.map((f) => f.memory.map((m) => mark(pluginRssMib(m) < PLUGIN_RSS_TARGET_MIB)).join(', ')).join(' / ')],
+    ['  the same over the unconfigured Homebridge with a paired controller', each((m) => `${pluginRssMib(m, 'paired').toFixed(1)} MiB`), '-', '-'],
+  );
+  const leg = figures[0]?.leg ?? '?';
+  const what = withLatency.length > 0 ? `${READS} interleaved reads each, ` : '';
+  console.log(`\nHAP and memory on ${leg}, Smartcar API ${apis.join(' and ')} side by side (real Homebridge, paired controller, emulator as Smartcar; ${what}${figures[0]?.memory.length ?? 0} memory run(s) per API)`);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const widths = apis.map((api, i) => Math.max(api.length, ...rows.map((r) => r[1][i]!.length)));
+  const t = Math.max(6, ...rows.map((r) => r[2].length));
+  console.log(`${'figure'.padEnd(w)}  ${apis.map((api, i) => api.padEnd(widths[i]!)).join('  ')}  ${'target'.padEnd(t)}  result (${apis.join(' / ')})`);
+  for (const [name, values, target, result] of rows) {
+    console.log(`${name.padEnd(w)}  ${values.map((v, i) => v.padEnd(widths[i]!)).join('  ')}  ${target.padEnd(t)}  ${result}`);
+  }
+  for (const f of withLatency) {
+    const l = f.latency!;
+    console.log(`${f.api} lock write samples (ms): ${l.lockWriteMs.map((x) => x.toFixed(1)).join(', ')}; event samples (ms): ${l.lockEventMs.map((x) => x.toFixed(0)).join(', ')}`);
+  }
 }
