@@ -22,7 +22,7 @@ export function lockCurrentState(locked: boolean | undefined): number {
   return LockState.UNKNOWN;
 }
 
-/** Target to show when HomeKit has none of ours yet: follow a known current state, else secured. */
+/** Target to show when HomeKit has none of ours yet: follow a known current state; undefined when unknown (services/lock.ts keeps what HomeKit holds). */
 export function lockTargetFor(locked: boolean | undefined): number | undefined {
   if (locked === undefined) {
     return undefined;

@@ -3,6 +3,7 @@
 // problem is listed once on the setup page. What time alone changes (staleness, a command-only lock's
 // last command growing old) is pushed when it happens, on the platform's clock and timers. A service
 // is removed only on Smartcar's compatibility answer or three empty answers in a row, and comes back.
+// A lock of unknown state claims no target nobody asked for.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -308,6 +309,43 @@ describe('services do not vanish on one odd answer (API v2)', () => {
       assert.match(world.logs.text('info'), /Smartcar cannot read battery for this car/);
     } finally {
       await world.shutdown();
+    }
+  });
+});
+
+describe('the lock says only what is known (API v2)', () => {
+  let emu: SmartcarEmulator;
+  let userId: string;
+  let iceId: string;
+  const { SECURED } = Characteristic.LockTargetState;
+
+  before(async () => {
+    emu = await startEmulator();
+    userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
+    iceId = emu.addVehicle(userId, { powertrain: 'ICE', make: 'FORD', model: 'F-150', year: 2021, locked: false }).id;
+  });
+  after(async () => emu?.close());
+
+  it('a lock whose state is unknown never claims SECURED nobody asked for, and a refused lock goes back to what HomeKit had', async () => {
+    const world = await startWithTokens(emu, userId, { vehicleIds: [iceId], scope: ['read_vehicle_info', 'control_security', 'read_fuel'] });
+    try {
+      const car = accessoryNamed(world.api, 'F-150');
+      await waitFor('the first read', () => world.platform.status()[0]?.vehicles[0]?.lastRefreshAt);
+      const targets = told(car, Service.LockMechanism, Characteristic.LockTargetState);
+      assert.equal(await read(car, Service.LockMechanism, Characteristic.LockCurrentState), Characteristic.LockCurrentState.UNKNOWN);
+      const held = await read(car, Service.LockMechanism, Characteristic.LockTargetState);
+      assert.notEqual(held, SECURED, 'no "Locking…" for a car nobody asked to lock');
+
+      emu.updateVehicle(iceId, { reachable: false });
+      await write(car, Service.LockMechanism, Characteristic.LockTargetState, SECURED);
+      await waitFor('the refusal', () => /Could not lock/.test(world.logs.text('warn')));
+      await waitFor('the target back', async () => (await read(car, Service.LockMechanism, Characteristic.LockTargetState)) === held);
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.LockTargetState), held, 'told too, not only answered');
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.StatusFault), GENERAL_FAULT);
+      assert.deepEqual(targets, [SECURED, held], 'the tap, then back: never a SECURED left standing');
+    } finally {
+      await world.shutdown();
+      emu.updateVehicle(iceId, { reachable: true });
     }
   });
 });

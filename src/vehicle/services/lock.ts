@@ -13,6 +13,9 @@ export function configureLock(scope: ServiceScope): void {
     return;
   }
   const commandOnly = (): boolean => vehicle.plan().lock === 'command-only';
+  const targetState = service.getCharacteristic(Characteristic.LockTargetState);
+  /** The target HomeKit held before the owner's pending wish: where a refused one goes back to. */
+  let held: number | undefined;
 
   const current = (): number => {
     if (commandOnly()) {
@@ -31,14 +34,21 @@ export function configureLock(scope: ServiceScope): void {
     if (asked !== undefined) {
       return asked;
     }
+    // The last state the car was known to be in (command-only: its last command, even once too old to show).
     const known = commandOnly() ? vehicle.context().commanded?.locked : vehicle.context().snapshot?.locked;
-    return lockTargetFor(known) ?? LockTarget.SECURED;
+    // Known never: no target is true. SECURED would have the Home app say "Locking…" for a car nobody
+    // asked to lock, for good; so keep what HomeKit holds (the target before a refused wish, or the one
+    // restored from the cache). That claims nothing new, and a read error instead would show No Response.
+    return lockTargetFor(known) ?? held ?? (targetState.value as number);
   };
 
   const set = (value: CharacteristicValue): void => {
     if (vehicle.plan().lock === 'read-only') {
       vehicle.log.warn(`${vehicle.name()}: cannot lock or unlock: Smartcar permission control_security was not granted; connect the vehicle again to grant it`);
       throw new hap.HapStatusError(HapStatus.INSUFFICIENT_PRIVILEGES);
+    }
+    if (vehicle.lockTarget() === undefined) {
+      held = targetState.value as number; // HAP stores the written value only after this handler
     }
     vehicle.requestLock(value === LockTarget.SECURED);
   };
