@@ -8,7 +8,7 @@ import type { Billing } from '../smartcar/billing.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { Signal, SmartcarBackend } from '../smartcar/types.js';
 import { describeForOwner, nextStep, type VehicleAccessory } from '../vehicle/accessory.js';
-import { planNext, type PolicyPlan } from '../vehicle/policy.js';
+import { planNext, POLICY, type PolicyPlan } from '../vehicle/policy.js';
 import { RefreshScheduler, type RefreshOutcome, type RefreshReason, type TimerSource } from '../vehicle/scheduler.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { Fleet } from './fleet.js';
@@ -94,12 +94,15 @@ export class Refresher {
   }
 
   /**
-   * A command the car carried out: the confirming read of the lock shortly after, where the lock can be
-   * read; either way the moment its state grows too old to show has moved (command-only: nothing else tells).
+   * A command settled. Where the lock can be read: carried out, a confirming read shortly after; refused,
+   * one look later on (the owner may fix it at the car, a door closed, without trying again), which ends
+   * the command's fault with what the car reports. Command-only: the moment its state grows too old to
+   * show has moved (nothing else tells the scheduler).
    */
   confirm(vehicleId: string): void {
-    if (this.deps.fleet.get(vehicleId)?.lockMode === 'read') {
-      this.scheduler.confirm(vehicleId);
+    const v = this.deps.fleet.get(vehicleId);
+    if (v?.lockMode === 'read') {
+      this.scheduler.confirm(vehicleId, v.commandFailed ? POLICY.afterCommandMs : undefined);
     } else {
       this.scheduler.changed(vehicleId);
     }

@@ -71,8 +71,8 @@ export interface VehicleContext {
 export interface LockCommands {
   setLock(vehicle: VehicleAccessory, locked: boolean): Promise<void>;
   /**
-   * A command succeeded: plan the confirming read of /security where the lock can be read, and (every
-   * lock) take note that the moment its state grows too old to show has moved.
+   * A command settled (commandFailed says how): plan the read of /security that confirms it where the lock
+   * can be read, and (every lock) take note that the moment its state grows too old to show has moved.
    */
   confirm(vehicle: VehicleAccessory): void;
 }
@@ -459,6 +459,11 @@ export class VehicleAccessory {
     this.push();
   }
 
+  /** The owner's last lock command failed (HomeKit shows a fault on the lock until a read or a command settles it). */
+  get commandFailed(): boolean {
+    return this.commandFailure !== undefined;
+  }
+
   /** HomeKit shows a fault because the last read or lock command failed (not staleness or budget). */
   get failing(): boolean {
     return this.commandFailure !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
@@ -597,6 +602,10 @@ export class VehicleAccessory {
       // Revert to what the car is known to be (earlier commands have settled: the queue is in order).
       this.target = undefined;
       this.push();
+      if (problem.kind !== 'reauthorize') {
+        // One look at the lock later on ends the fault, should the owner fix it at the car and walk away.
+        this.deps.commands.confirm(this);
+      }
       return;
     }
     // The car did it, even if the owner has asked for something else since: remember that.

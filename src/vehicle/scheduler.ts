@@ -114,11 +114,11 @@ export class RefreshScheduler {
     this.arm();
   }
 
-  /** A confirming read shortly after a command (never before a retry-after). */
-  confirm(vehicleId: string): void {
+  /** A confirming read shortly after a command, or `delayMs` after it (never before a retry-after). */
+  confirm(vehicleId: string, delayMs = this.options.confirmDelayMs): void {
     const e = this.entries.get(vehicleId);
     if (e) {
-      e.confirmAt = Math.max(this.now() + this.options.confirmDelayMs, e.blockedUntil);
+      e.confirmAt = Math.max(this.now() + delayMs, e.blockedUntil);
       this.arm();
     }
   }

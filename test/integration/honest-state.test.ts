@@ -3,7 +3,7 @@
 // problem is listed once on the setup page. What time alone changes (staleness, a command-only lock's
 // last command growing old) is pushed when it happens, on the platform's clock and timers. A service
 // is removed only on Smartcar's compatibility answer or three empty answers in a row, and comes back.
-// A lock of unknown state claims no target nobody asked for.
+// A lock of unknown state claims no target nobody asked for; a refused command's fault ends with a look.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -316,15 +316,25 @@ describe('services do not vanish on one odd answer (API v2)', () => {
 describe('the lock says only what is known (API v2)', () => {
   let emu: SmartcarEmulator;
   let userId: string;
+  let bevId: string;
   let iceId: string;
-  const { SECURED } = Characteristic.LockTargetState;
+  let time: VirtualTime | undefined;
+  let uninstall: (() => void) | undefined;
+  const { SECURED, UNSECURED } = Characteristic.LockTargetState;
 
   before(async () => {
     emu = await startEmulator();
     userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
+    bevId = emu.addVehicle(userId, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: false,
+      battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'NOT_CHARGING', limit: 0.9 },
+    }).id;
     iceId = emu.addVehicle(userId, { powertrain: 'ICE', make: 'FORD', model: 'F-150', year: 2021, locked: false }).id;
   });
-  after(async () => emu?.close());
+  after(async () => {
+    uninstall?.();
+    await emu?.close();
+  });
 
   it('a lock whose state is unknown never claims SECURED nobody asked for, and a refused lock goes back to what HomeKit had', async () => {
     const world = await startWithTokens(emu, userId, { vehicleIds: [iceId], scope: ['read_vehicle_info', 'control_security', 'read_fuel'] });
@@ -346,6 +356,35 @@ describe('the lock says only what is known (API v2)', () => {
     } finally {
       await world.shutdown();
       emu.updateVehicle(iceId, { reachable: true });
+    }
+  });
+
+  it('a lock refused for an open door stops showing its fault once a look at the car confirms the lock, without the owner trying again', async () => {
+    time = new VirtualTime(emu);
+    uninstall = time.install();
+    const world = await startWithTokens(emu, userId, { vehicleIds: [bevId], config: { refreshIntervalMinutes: 360 } });
+    try {
+      await time.runUntil(time.now() + 1000);
+      const car = accessoryNamed(world.api, 'Model 3');
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.LockCurrentState), Characteristic.LockCurrentState.UNSECURED);
+      emu.updateVehicle(bevId, { doors: { frontLeft: 'OPEN' } });
+      await write(car, Service.LockMechanism, Characteristic.LockTargetState, SECURED);
+      await waitFor('the refusal', () => pushed(car, Service.LockMechanism, Characteristic.StatusFault) === GENERAL_FAULT);
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.LockTargetState), UNSECURED, 'the target reverted');
+      const refusedAt = time.now();
+      emu.updateVehicle(bevId, { doors: { frontLeft: 'CLOSED' } }); // the owner closes the door, and walks away
+      emu.resetLog();
+      await time.runUntil(refusedAt + 29 * MIN);
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.StatusFault), GENERAL_FAULT, 'long enough for the owner to see it');
+      await time.runUntil(refusedAt + 31 * MIN);
+      assert.equal(pushed(car, Service.LockMechanism, Characteristic.StatusFault), NO_FAULT, 'ended by the look, not hours later');
+      const billed = emu.requests.filter((r) => r.billed > 0);
+      assert.deepEqual(billed.map((r) => [r.path.replace(/.*\//, ''), r.billed]), [['batch', 1]], 'one cheap read of the lock alone');
+      assert.ok(!world.platform.status()[0]!.vehicles[0]!.problems.some((p) => /Could not lock/.test(p)), 'and off the setup page');
+    } finally {
+      await world.shutdown();
+      uninstall();
+      uninstall = undefined;
     }
   });
 });
