@@ -5,10 +5,11 @@
 // is removed only on Smartcar's compatibility answer or three empty answers in a row, and comes back.
 // A lock of unknown state claims no target nobody asked for; a refused command's fault ends with a look.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, hap, pushed, read, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { accessoryNamed, HAP_GENERATION, hap, pushed, read, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
@@ -226,6 +227,15 @@ describe('services do not vanish on one odd answer (API v2)', () => {
     battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'NOT_CHARGING', limit: 0.9 },
   }).id;
   const batteryService = (car: ReturnType<typeof accessoryNamed>) => car.services.find((s) => s.UUID === Service.Battery.UUID);
+  // HAP's own id assignment, with one cache as a bridge keeps it across the run: HomeKit knows a service by its iid.
+  type IdCache = new (username: string) => unknown;
+  const { IdentifierCache } = createRequire(import.meta.url)(`${HAP_GENERATION === 2 ? '@homebridge/hap-nodejs' : 'hap-nodejs'}/dist/lib/model/IdentifierCache`) as { IdentifierCache: IdCache };
+  const ids = new IdentifierCache('bridge');
+  const batteryIids = (car: ReturnType<typeof accessoryNamed>): number[] => {
+    (car as unknown as { _associatedHAPAccessory: { _assignIDs(cache: unknown): void } })._associatedHAPAccessory._assignIDs(ids);
+    const s = batteryService(car)!;
+    return [s.iid!, s.getCharacteristic(Characteristic.BatteryLevel).iid!];
+  };
   /** The owner presses Refresh now and the read comes back. */
   const readNow = async (world: StartedPlatform, id: string): Promise<void> => {
     const before = world.platform.status()[0]!.vehicles.find((v) => v.vehicleId === id)!.lastRefreshAt!;
@@ -242,6 +252,7 @@ describe('services do not vanish on one odd answer (API v2)', () => {
       await waitFor('the first read', async () => (await read(car, Service.Battery, Characteristic.BatteryLevel)) === 76);
       const original = batteryService(car)!;
       assert.equal(original.subtype, 'battery');
+      const originalIids = batteryIids(car);
 
       emu.updateVehicle(id, { battery: { percentRemaining: null as unknown as number } });
       await readNow(world, id);
@@ -270,7 +281,8 @@ describe('services do not vanish on one odd answer (API v2)', () => {
       await readNow(world, id);
       const back = batteryService(car)!;
       assert.ok(back, 'the Battery is back');
-      assert.equal(back.subtype, 'battery', 'under the same subtype: HomeKit keeps its identity');
+      assert.equal(back.subtype, 'battery', 'under the same subtype');
+      assert.deepEqual(batteryIids(car), originalIids, 'so HAP gives it, and its level, the same iids: the same service to HomeKit');
       assert.equal(await read(car, Service.Battery, Characteristic.BatteryLevel), 65);
       assert.equal(pushed(car, Service.Battery, Characteristic.StatusFault), NO_FAULT);
       const cached = world.api.serializeCache() as { services: { UUID: string; subtype?: string }[] }[];
