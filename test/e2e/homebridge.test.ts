@@ -201,6 +201,19 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     }
   });
 
+  it('data the car recorded days ago shows a fault over HAP, however fresh the read', async () => {
+    const ice = byModel(await hap.accessories(), 'F-150');
+    const faults = [characteristicId(ice, HAP.LockMechanism, HAP.StatusFault), characteristicId(ice, HAP.Battery, HAP.StatusFault)];
+    assert.deepEqual(Object.values(await hap.read(faults)), [0, 0], 'current data: no fault');
+    // Parked underground since three days: Smartcar answers at once, with what the car reported then.
+    emu.updateVehicle(fleet.ice.id, { dataAt: emu.clock.now() - 3 * 24 * 3600_000 });
+    const before = emu.requests.filter((r) => r.vehicleId === fleet.ice.id && r.billed > 0).length;
+    // Refresh now waits out its debounce since the last read (before the restart).
+    await until('Refresh now to be taken', async () => ((await refreshNow(setupUrl)) === 'queued' ? true : undefined), 90_000);
+    await until('the F-150 read', () => (emu.requests.filter((r) => r.vehicleId === fleet.ice.id && r.billed > 0).length > before ? true : undefined));
+    await until('both F-150 services flagged over HAP', async () => (JSON.stringify(Object.values(await hap.read(faults))) === '[1,1]' ? true : undefined));
+  });
+
   it('stops promptly on SIGTERM with its server closed, and never logged a secret', async () => {
     await hap.close();
     const stopped = await hb.stop('SIGTERM');
