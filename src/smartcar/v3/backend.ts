@@ -1,6 +1,6 @@
 // The v3 backend (smartcar-v3.md §3.6): one application token for every user, the user chosen per
 // request with `sc-user-id`, the application's connections as the list of users and vehicles, signals
-// as the data and `/commands/...` to lock. Plain HTTP on the platform's fetch: the SDK has no v3.
+// as the data and `/commands/...` to lock. Plain HTTP (v3/http.ts): the SDK has no v3.
 import { CONNECT_SCOPES } from '../connect.js';
 import { ConfigurationError, ReauthorizeError, TransientError, type MapContext, type SmartcarProblem } from '../errors.js';
 import type { BackendEvents, ConnectApproval, DiscoveredVehicle, Discovery, ReadResult, Signal, SmartcarBackend, VehicleInfo } from '../types.js';

@@ -1,6 +1,9 @@
-// One bounded HTTP exchange with a v3 host, on the platform's fetch: JSON in, JSON out, every failure
+// One bounded HTTP exchange with a v3 host, on node:http(s): JSON in, JSON out, every failure
 // one of the plugin's error kinds. Bounded by the request timeout and by Homebridge's shutdown, and
 // tolerant of both content types Smartcar may answer with (application/json, application/vnd.api+json).
+import http from 'node:http';
+import https from 'node:https';
+
 import { RateLimitError, TransientError, type MapContext, type SmartcarProblem } from '../errors.js';
 import { firstV3Error, problemFromV3Error } from './errors.js';
 
@@ -13,7 +16,7 @@ export interface HttpBounds {
 export interface JsonAnswer {
   status: number;
   body: unknown;
-  headers: Headers;
+  headers: AnswerHeaders;
 }
 
 export interface JsonRequest {
@@ -37,46 +40,112 @@ export async function exchangeAny(request: JsonRequest, ctx: MapContext, bounds:
   if (bounds.signal?.aborted) {
     throw new TransientError(`${ctx.operation}: Homebridge is shutting down`);
   }
-  const timeout = AbortSignal.timeout(bounds.timeoutMs);
-  const signal = bounds.signal ? AbortSignal.any([bounds.signal, timeout]) : timeout;
-  let res: Response;
-  let text: string;
+  let raw: RawAnswer;
   try {
-    res = await fetch(request.url, {
-      method: request.method,
-      headers: { accept: 'application/json, application/vnd.api+json', ...request.headers },
-      ...(request.body !== undefined ? { body: request.body } : {}),
-      signal,
-      redirect: 'error',
-    });
-    // A long-running command (202) streams its outcome on the same connection: read the whole body.
-    text = await res.text();
+    raw = await send(request, bounds);
   } catch (err) {
-    if (timeout.aborted) {
-      throw new TransientError(`${ctx.operation}: no answer from Smartcar within ${Math.round(bounds.timeoutMs / 1000)} s`);
+    if (err instanceof BoundReached) {
+      throw new TransientError(err.shutdown ? `${ctx.operation}: Homebridge is shutting down`
+        : `${ctx.operation}: no answer from Smartcar within ${Math.round(bounds.timeoutMs / 1000)} s`);
     }
-    if (bounds.signal?.aborted) {
-      throw new TransientError(`${ctx.operation}: Homebridge is shutting down`);
-    }
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    throw new TransientError(`${ctx.operation} failed: ${err instanceof Error ? err.message : String(err)}${cause}`, { cause: err });
+    throw new TransientError(`${ctx.operation} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   let body: unknown;
-  if (text.trim() !== '') {
+  if (raw.text.trim() !== '') {
     try {
-      body = JSON.parse(text) as unknown;
+      body = JSON.parse(raw.text) as unknown;
     } catch {
-      if (res.status >= 200 && res.status < 300) {
+      if (raw.status >= 200 && raw.status < 300) {
         throw new TransientError(`${ctx.operation} failed: Smartcar's answer could not be read (not JSON)`);
       }
       // A gateway (504) or proxy page: the status is all there is.
-      throw problemForStatus(res.status, res.headers, undefined, ctx);
+      throw problemForStatus(raw.status, raw.headers, undefined, ctx);
     }
   }
-  return { status: res.status, body, headers: res.headers };
+  return { status: raw.status, body, headers: raw.headers };
 }
 
-export function problemForStatus(status: number, headers: Headers, body: unknown, ctx: MapContext): SmartcarProblem {
+/** The answer's headers, as much of fetch's Headers as the callers use. */
+export interface AnswerHeaders {
+  get(name: string): string | null;
+}
+
+interface RawAnswer {
+  status: number;
+  headers: AnswerHeaders;
+  text: string;
+}
+
+/** The timeout or Homebridge's shutdown ended the exchange. */
+class BoundReached extends Error {
+  constructor(readonly shutdown: boolean) {
+    super(shutdown ? 'shutting down' : 'timed out');
+  }
+}
+
+// Smartcar's answers are a few kilobytes; anything this big is not one of them.
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * One request on node:http(s), not the global fetch: on Node 20 the first fetch loads undici and costs
+ * about 16 MiB of resident memory for good, most of what the plugin would otherwise cost a Homebridge.
+ * Redirects are not followed (the application token must not go elsewhere).
+ */
+function send(request: JsonRequest, bounds: HttpBounds): Promise<RawAnswer> {
+  const url = new URL(request.url);
+  const transport = url.protocol === 'https:' ? https : http;
+  const body = request.body !== undefined ? Buffer.from(request.body, 'utf8') : undefined;
+  return new Promise<RawAnswer>((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void): void => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        bounds.signal?.removeEventListener('abort', onAbort);
+        fn();
+      }
+    };
+    const req = transport.request(url, {
+      method: request.method,
+      headers: {
+        accept: 'application/json, application/vnd.api+json',
+        ...request.headers,
+        ...(body !== undefined ? { 'content-length': String(body.length) } : {}),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          req.destroy(new Error(`the answer is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      // A long-running command (202) streams its outcome on the same connection: wait for the end.
+      res.on('end', () => finish(() => resolve({
+        status: res.statusCode ?? 0,
+        headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v; } },
+        text: Buffer.concat(chunks).toString('utf8'),
+      })));
+      res.on('error', (err) => finish(() => reject(err)));
+    });
+    const timer = setTimeout(() => {
+      finish(() => reject(new BoundReached(false)));
+      req.destroy();
+    }, bounds.timeoutMs);
+    const onAbort = (): void => {
+      finish(() => reject(new BoundReached(true)));
+      req.destroy();
+    };
+    bounds.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => finish(() => reject(err)));
+    req.end(body);
+  });
+}
+
+export function problemForStatus(status: number, headers: AnswerHeaders, body: unknown, ctx: MapContext): SmartcarProblem {
   const retryAfter = headers.get('retry-after') ?? undefined;
   const error = firstV3Error(body);
   if (error !== undefined) {
