@@ -114,9 +114,10 @@ export class SetupAdapter implements SetupHost {
     const skipped: RefreshNowAnswer[] = [];
     let queued = false;
     for (const v of vehicleId === undefined ? fleet.all() : [fleet.get(vehicleId)!]) {
-      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll. Not
-      // while HomeKit shows a failed read or command: an owner pressing it after an error expects a retry.
-      const at = v.lastReadAt;
+      // Debounced (a double click, a reload) and counted: it spends the same budget as any poll. Only a
+      // read of everything counts (a lock's confirming read or a charge-only read left the rest old), and
+      // not while HomeKit shows a failed read or command: an owner pressing it after an error expects a retry.
+      const at = v.context.history?.lastFullReadAt;
       if (at !== undefined && now - at < this.deps.timing.refreshNowDebounceMs && !v.failing) {
         skipped.push('recent');
         continue;

@@ -23,7 +23,12 @@ export interface RouteOptions {
   states: TokenStore;
   csrf: TokenStore;
   now: () => number;
+  /** How long Refresh now waits for the new values before answering (they may take Smartcar a while). */
+  refreshWaitMs?: number;
 }
+
+const REFRESH_WAIT_MS = 12_000;
+const REFRESH_POLL_MS = 100;
 
 // A pasted address, a CSRF token and a few bytes of form overhead; anything bigger is not ours.
 const FORM_LIMIT = '8kb';
@@ -225,6 +230,8 @@ export function createApp(options: RouteOptions): express.Express {
 
   async function refresh(res: Response, vehicleId: string | undefined, what: string): Promise<void> {
     let answer: RefreshNowAnswer | void;
+    const asked = (): VehicleStatusView[] => host.status().flatMap((u) => u.vehicles).filter((v) => vehicleId === undefined || v.vehicleId === vehicleId);
+    const before = new Map(asked().map((v) => [v.vehicleId, { lastRefreshAt: v.lastRefreshAt, requestsUsed: v.requestsUsed }]));
     try {
       answer = await host.refreshNow(vehicleId);
     } catch (err) {
@@ -236,7 +243,33 @@ export function createApp(options: RouteOptions): express.Express {
       }));
       return;
     }
-    res.redirect(303, answer === 'recent' || answer === 'budget' || answer === 'reconnect' ? `/?refreshed=${answer}` : '/?refreshed=1');
+    if (answer === 'recent' || answer === 'budget' || answer === 'reconnect') {
+      res.redirect(303, `/?refreshed=${answer}`);
+      return;
+    }
+    // The owner pressed it to see new values: wait for them (bounded), and say which car and what it cost.
+    // A car is read once its last read is another than before the press (no clock to compare: the
+    // platform's may not be this page's).
+    const read = (): VehicleStatusView[] => asked().filter((v) => before.has(v.vehicleId) && v.lastRefreshAt !== undefined
+      && v.lastRefreshAt !== before.get(v.vehicleId)!.lastRefreshAt);
+    const deadline = Date.now() + (options.refreshWaitMs ?? REFRESH_WAIT_MS);
+    while (read().length < before.size && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
+    }
+    const done = read();
+    if (done.length === 0) {
+      res.redirect(303, '/?refreshed=1');
+      return;
+    }
+    const cost = done.reduce((sum, v) => sum + Math.max(0, (v.requestsUsed ?? 0) - (before.get(v.vehicleId)?.requestsUsed ?? 0)), 0);
+    const query = new URLSearchParams({ refreshed: 'done', requests: String(cost) });
+    for (const v of done) {
+      query.append('car', v.name);
+    }
+    if (done.length < before.size) {
+      query.set('pending', String(before.size - done.length));
+    }
+    res.redirect(303, `/?${query.toString()}`);
   }
 
   function requireCsrf(req: Request, res: Response, next: NextFunction): void {
@@ -323,8 +356,16 @@ function bannerFor(params: URLSearchParams): Banner | undefined {
       ? { kind: 'warn', text: 'Smartcar connected the account but shared no vehicles. Connect again and tick the vehicles to share.' }
       : { kind: 'ok', text: `Connected ${plural(n, 'vehicle')}. ${n === 1 ? 'It appears' : 'They appear'} in the Home app now.` };
   }
+  if (params.get('refreshed') === 'done') {
+    const cars = params.getAll('car').slice(0, 20).map((c) => c.slice(0, 64));
+    const requests = Number(params.get('requests'));
+    const pending = Number(params.get('pending') ?? 0);
+    const cost = Number.isInteger(requests) && requests >= 0 ? ` (${plural(requests, 'request')})` : '';
+    const rest = Number.isInteger(pending) && pending > 0 ? ` ${plural(pending, 'other vehicle')} did not answer yet; reload in a moment.` : '';
+    return { kind: 'ok', text: `Refreshed ${cars.join(', ') || 'the vehicles'}${cost}: the values below are new.${rest}` };
+  }
   if (params.get('refreshed') === '1') {
-    return { kind: 'ok', text: 'Refresh requested: new values arrive as soon as the request budget allows.' };
+    return { kind: 'ok', text: 'Refresh requested: Smartcar has not answered yet. Reload this page in a moment for the new values.' };
   }
   if (params.get('refreshed') === 'recent') {
     return { kind: 'warn', text: 'Not refreshed: the data was read less than a minute ago. Try again in a minute.' };

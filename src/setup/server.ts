@@ -21,6 +21,8 @@ export interface SetupServerOptions {
   host: SetupHost;
   /** Clock for state and CSRF expiry and "5 minutes ago"; tests move it. */
   now?: () => number;
+  /** How long Refresh now waits for the new values before answering (default 12 s). */
+  refreshWaitMs?: number;
 }
 
 // Smartcar's authorization code itself lives 10 minutes, so a longer state would be useless.
@@ -62,6 +64,7 @@ export class SetupServer {
       states: new TokenStore({ ttlMs: STATE_TTL_MS, maxEntries: MAX_PENDING_STATES, singleUse: true, now }),
       csrf: new TokenStore({ ttlMs: CSRF_TTL_MS, maxEntries: MAX_CSRF_TOKENS, singleUse: false, now }),
       now,
+      ...(this.options.refreshWaitMs !== undefined ? { refreshWaitMs: this.options.refreshWaitMs } : {}),
     });
     const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, app);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -56,9 +56,12 @@ describe('status page in Chromium', async () => {
     s.host.disconnectCalls = [];
     const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
     await page.goto(s.base);
+    s.host.readOnRefresh = 3;
     await page.getByRole('button', { name: 'Refresh now' }).click();
-    await page.waitForURL(/\?refreshed=1$/);
+    await page.waitForURL(/\?refreshed=done/);
+    s.host.readOnRefresh = undefined;
     assert.deepEqual(s.host.refreshCalls, ['v-1']);
+    assert.match(await page.locator('#banner').innerText(), /Refreshed Model 3 \(3 requests\): the values below are new\./);
 
     await page.getByRole('link', { name: 'Disconnect…' }).click();
     assert.match(await page.locator('h1').innerText(), /Disconnect Model 3\?/);

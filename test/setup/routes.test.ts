@@ -336,9 +336,25 @@ describe('setup page routes', () => {
       const csrf = await csrfToken(s.base);
       const res = await post(s.base, '/vehicles/v-1/refresh', { csrf });
       assert.equal(res.status, 303);
-      assert.equal(res.headers.get('location'), '/?refreshed=1');
+      assert.equal(res.headers.get('location'), '/?refreshed=1', 'no new values within the wait: said so');
+      assert.match(await (await get(s.base, '/?refreshed=1')).text(), /Smartcar has not answered yet/);
       assert.equal((await post(s.base, '/refresh', { csrf })).status, 303);
       assert.deepEqual(s.host.refreshCalls, ['v-1', undefined]);
+    });
+
+    it('when the new values are in, the page says which car was refreshed and what it cost', async () => {
+      s.host.readOnRefresh = 3;
+      try {
+        const res = await post(s.base, '/vehicles/v-1/refresh', { csrf: await csrfToken(s.base) });
+        const location = res.headers.get('location')!;
+        assert.match(location, /refreshed=done/);
+        const name = s.host.users.flatMap((u) => u.vehicles).find((v) => v.vehicleId === 'v-1')!.name;
+        assert.match(await (await get(s.base, location)).text(), new RegExp(`Refreshed ${name} \\(3 requests\\): the values below are new\\.`));
+        // A crafted address cannot put markup in the banner.
+        assert.doesNotMatch(await (await get(s.base, '/?refreshed=done&car=%3Cscript%3E&requests=1')).text(), /<script>/);
+      } finally {
+        s.host.readOnRefresh = undefined;
+      }
     });
 
     for (const [answer, says] of [

@@ -22,6 +22,8 @@ export class FakeHost implements SetupHost {
   };
   failRefresh: Error | undefined;
   refreshAnswer: RefreshNowAnswer | undefined;
+  /** Refresh now "reads" the asked cars at once: their last read moves and each costs this many requests. */
+  readOnRefresh: number | undefined;
 
   authUrl(state: string): string {
     return `${AUTH_BASE}?response_type=code&state=${encodeURIComponent(state)}`;
@@ -46,6 +48,12 @@ export class FakeHost implements SetupHost {
 
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void> {
     this.refreshCalls.push(vehicleId);
+    if (this.readOnRefresh !== undefined && !this.failRefresh) {
+      for (const v of this.users.flatMap((u) => u.vehicles).filter((x) => vehicleId === undefined || x.vehicleId === vehicleId)) {
+        v.lastRefreshAt = (v.lastRefreshAt ?? 0) + 1;
+        v.requestsUsed = (v.requestsUsed ?? 0) + this.readOnRefresh;
+      }
+    }
     return this.failRefresh ? Promise.reject(this.failRefresh) : Promise.resolve(this.refreshAnswer);
   }
 }
@@ -101,7 +109,7 @@ export async function startServer(options: { redirectUri?: string; users?: UserS
   const { log, lines } = captureLog();
   const clock = { now: Date.now() };
   const server = new SetupServer({
-    port: 0, bind: '127.0.0.1', redirectUri: options.redirectUri ?? REDIRECT_URI, log, host, now: () => clock.now,
+    port: 0, bind: '127.0.0.1', redirectUri: options.redirectUri ?? REDIRECT_URI, log, host, now: () => clock.now, refreshWaitMs: 300,
   });
   const base = await server.start();
   return { server, base, host, lines, clock };
