@@ -90,6 +90,12 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     return { current: v[id.current()], target: v[id.target()], level: v[id.level()], faults: [v[id.lockFault()], v[id.batteryFault()]] };
   }
   /** The car's truth in the emulator, as HomeKit should show it. */
+  /** A battery level the car has not shown yet (for a change HomeKit can only learn from a read). */
+  function nextLevel(): number {
+    const now = emu.vehicle(carId).battery!.percentRemaining;
+    return now > 0.5 ? now - 0.11 : now + 0.11;
+  }
+
   function truth(): { current: number; level: number } {
     const v = emu.vehicle(carId);
     return { current: v.locked ? SECURED : UNSECURED, level: Math.round(v.battery!.percentRemaining * 100) };
@@ -262,12 +268,14 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     assert.equal(await refreshNow(), 'reconnect', 'the page says to connect again instead of "Refresh requested"');
     await new Promise((r) => setTimeout(r, 3_000));
     assert.deepEqual(emu.requests.slice(quiet.req).map((r) => `${r.method} ${r.path}`), [], 'no request while it waits for the owner');
+    // The car moved on meanwhile: Connect again must show it without the owner pressing Refresh now.
+    emu.updateVehicle(carId, { battery: { ...emu.vehicle(carId).battery!, percentRemaining: nextLevel() } });
     assert.match(await connectThroughSetupPage(setupUrl), /connected=1/);
     const again = await hap.accessories();
     assert.equal(again.length, 2, 'no duplicate accessory');
     car = again.find((a) => a.aid !== 1)!;
     assert.equal(car.aid, aid, 'the same accessory over HAP (same aid)');
-    await waitShown('the fault cleared, the values kept', (x) => x.faults[0] === 0 && x.faults[1] === 0 && x.current === truth().current && x.level === truth().level);
+    await waitShown('the new level read by Connect again, the fault cleared', (x) => x.faults[0] === 0 && x.faults[1] === 0 && x.current === truth().current && x.level === truth().level, 10_000);
     assert.equal(problems(from).length, 1, 'Connect again adds no warning');
     await stillUp();
     table.push({ api, leg: short, fault: 'invalid_grant 400 (refresh token)', where: 'token refresh on a read', outcome: 'fault; "Connect again"; no request; Connect again: same aid, no fault', line });
@@ -293,12 +301,14 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     const forCar = emu.requests.slice(quiet.req).filter((r) => r.vehicleId === carId || r.userId === userId);
     assert.deepEqual(forCar.map((r) => `${r.method} ${r.path}`), [], 'no request for the car while it waits for the owner');
     emu.faults.clear(); // the owner signs in to the car's account again in Connect
+    // The car moved on meanwhile: Connect again must show it without the owner pressing Refresh now.
+    emu.updateVehicle(carId, { battery: { ...emu.vehicle(carId).battery!, percentRemaining: nextLevel() } });
     assert.match(await connectThroughSetupPage(setupUrl), /connected=1/);
     const again = await hap.accessories();
     assert.equal(again.length, 2, 'no duplicate accessory');
     car = again.find((a) => a.aid !== 1)!;
     assert.equal(car.aid, aid, 'the same accessory over HAP (same aid)');
-    await waitShown('the fault cleared, the values kept', (x) => x.faults[0] === 0 && x.faults[1] === 0 && x.current === truth().current && x.level === truth().level);
+    await waitShown('the new level read by Connect again, the fault cleared', (x) => x.faults[0] === 0 && x.faults[1] === 0 && x.current === truth().current && x.level === truth().level, 10_000);
     assert.equal(problems(from).length, 1, 'Connect again adds no warning');
     await stillUp();
     table.push({ api, leg: short, fault: 'CONNECTED_SERVICES_ACCOUNT:AUTHENTICATION_FAILED', where: 'read (Refresh now)', outcome: 'fault; "Connect again"; no request; Connect again: same aid, no fault', line });
