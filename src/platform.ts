@@ -122,7 +122,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const billing = billingFor(config.api);
     const backend = (): SmartcarBackend => this.backend!;
     const notes = new BudgetNotes(log);
-    const ledger = new VehicleLedger(join(api.user.storagePath(), 'smartcar', 'ledger'), log);
+    // Beside the token folder, not in it: that one holds secrets only, owner-only.
+    const ledger = new VehicleLedger(join(api.user.storagePath(), 'smartcar-ledger'), log);
     const fleet: Fleet = new Fleet({
       api, log, config, billing, now, signal, backend, timing, ledger,
       schedule: {

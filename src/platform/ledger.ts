@@ -1,7 +1,7 @@
 // What Smartcar has billed each car this month, and the plug and charge habits the refresh policy has
 // learned of it, kept apart from the accessory: Smartcar bills per vehicle and month whatever happens to
 // the accessory, so a car disconnected (or removed from Homebridge's cache) and connected again in the
-// same month must not start counting from zero. Kept with node-persist under <storage>/smartcar/ledger,
+// same month must not start counting from zero. Kept with node-persist under <storage>/smartcar-ledger,
 // one small file per car; read whole at start, written when a car leaves and when Homebridge stops.
 import type { Logging } from 'homebridge';
 import storage from 'node-persist';

@@ -213,8 +213,9 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     // Parked underground since three days: Smartcar answers at once, with what the car reported then.
     emu.updateVehicle(fleet.ice.id, { dataAt: emu.clock.now() - 3 * 24 * 3600_000 });
     const before = emu.requests.filter((r) => r.vehicleId === fleet.ice.id && r.billed > 0).length;
-    // Refresh now waits out its debounce since the last read (before the restart).
-    await until('Refresh now to be taken', async () => ((await refreshNow(setupUrl)) === 'queued' ? true : undefined), 90_000);
+    // The F-150's own Refresh now, once its debounce since the last full read (before the restart) is
+    // over: "Refresh all" would be taken as soon as any one car's minute is up.
+    await until('Refresh now to be taken', async () => ((await refreshNow(setupUrl, fleet.ice.id)) === 'queued' ? true : undefined), 90_000);
     await until('the F-150 read', () => (emu.requests.filter((r) => r.vehicleId === fleet.ice.id && r.billed > 0).length > before ? true : undefined));
     await until('both F-150 services flagged over HAP', async () => (JSON.stringify(Object.values(await hap.read(faults))) === '[1,1]' ? true : undefined));
   });

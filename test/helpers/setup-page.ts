@@ -21,12 +21,16 @@ export async function connectThroughSetupPage(setupUrl: string): Promise<string>
   throw new Error('too many redirects');
 }
 
-/** "Refresh now" on the status page, as the owner presses it (a fresh CSRF token per page); says what the plugin did with it. */
-export async function refreshNow(setupUrl: string): Promise<RefreshNowAnswer> {
+/**
+ * "Refresh now" on the status page, as the owner presses it (a fresh CSRF token per page): the one of
+ * a car when vehicleId is given, else "Refresh all" (whose answer is "queued" when any car was taken).
+ * Says what the plugin did with it.
+ */
+export async function refreshNow(setupUrl: string, vehicleId?: string): Promise<RefreshNowAnswer> {
   const page = await (await fetch(`${setupUrl}/`)).text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
   assert.ok(csrf, 'the status page carries a CSRF token');
-  const res = await fetch(`${setupUrl}/refresh`, {
+  const res = await fetch(`${setupUrl}${vehicleId === undefined ? '/refresh' : `/vehicles/${encodeURIComponent(vehicleId)}/refresh`}`, {
     method: 'POST', redirect: 'manual', body: new URLSearchParams({ csrf }),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });

@@ -1,6 +1,6 @@
 // Smartcar bills per vehicle and month whatever happens to the accessory: a car disconnected and
 // connected again in the same month, or whose cached accessory is gone, goes on counting from where
-// it was (node-persist under <storage>/smartcar/ledger), and so the budget is never overspent.
+// it was (node-persist under <storage>/smartcar-ledger), and so the budget is never overspent.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
