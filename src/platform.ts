@@ -137,7 +137,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       },
     });
     const refresher = new Refresher({ api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes });
-    const gate = new LockGate({ backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id) });
+    const gate = new LockGate({
+      backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id),
+      persist: (v) => api.updatePlatformAccessories([v.accessory]),
+    });
     const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing });
     return { fleet, refresher, setup, ledger };
   }

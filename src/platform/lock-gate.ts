@@ -12,6 +12,8 @@ export interface LockGateDeps {
   isCurrent: (v: VehicleAccessory) => boolean;
   /** The next poll reads every signal, whatever was planned before the command. */
   readEverythingNext: (vehicleId: string) => void;
+  /** Saves the car's accessory (and with it this month's count) in Homebridge's cache. */
+  persist: (v: VehicleAccessory) => void;
 }
 
 export class LockGate {
@@ -26,6 +28,8 @@ export class LockGate {
       throw new TransientError(`this month's request budget (${v.budget.limit}) is used up; it renews on ${new Date(v.budget.resetsAt()).toISOString().slice(0, 10)}`);
     }
     v.countCommand(this.deps.now());
+    // Billed from here on: saved now, not at a read that a command-only lock never gets.
+    this.deps.persist(v);
     this.deps.readEverythingNext(v.id);
     try {
       await this.deps.backend().setLock(v.userId, v.id, locked);

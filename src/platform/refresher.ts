@@ -85,8 +85,12 @@ export class Refresher {
     return this.scheduler.has(vehicleId);
   }
 
+  /** The car leaves the platform: nothing of its plan or its told failures outlives it (it may come back anew). */
   unschedule(vehicleId: string): void {
     this.scheduler.remove(vehicleId);
+    this.plans.delete(vehicleId);
+    this.fullNext.delete(vehicleId);
+    this.failures.forget(vehicleId);
   }
 
   nextAt(vehicleId: string): number | undefined {
