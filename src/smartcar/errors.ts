@@ -6,6 +6,8 @@ export type ProblemKind = 'reauthorize' | 'unauthorized' | 'permission' | 'vehic
 
 export abstract class SmartcarProblem extends Error {
   abstract readonly kind: ProblemKind;
+  /** Smartcar's own type and code, where its answer named them: a backend acts on a few, never on the message. */
+  smartcar?: { type: string; code: string | null };
 }
 
 /**

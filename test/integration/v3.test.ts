@@ -169,6 +169,19 @@ describe('v3: cars appear however they were connected, and go only on a conclusi
     assert.equal(accessories(world.api).length, 1);
   });
 
+  it('a signals read refused for its paging parameters is asked the other way; a connection already gone disconnects cleanly', async () => {
+    const car = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3' });
+    emu.inject({ target: 'read', api: 'v3', vehicleId: car.id, path: '/signals' }, { error: { type: 'VALIDATION', code: 'INVALID_INPUT_FORMAT', status: 400 } }, 1);
+    world = await startConnected(emu, userId);
+    await waitFor('a read despite the refused paging', () => v3Requests(emu, car.id).some((r) => r.path.endsWith('/signals') && r.status === 200));
+    assert.ok(v3Requests(emu, car.id).some((r) => r.status === 400));
+    const connection = emu.connections().find((c) => c.vehicleId === car.id)!;
+    emu.inject({ target: 'command', api: 'v3', path: `/connections/${connection.id}` }, { error: { type: 'RESOURCE_NOT_FOUND', code: 'PATH', status: 404 } }, 1);
+    await world.platform.disconnect(car.id);
+    assert.ok(emu.requests.some((r) => r.method === 'DELETE' && r.status === 404), 'Smartcar answered that the connection was gone');
+    assert.equal(accessories(world.api).length, 0, 'gone at Smartcar already: disconnected for us too');
+  });
+
   it('a v2 install switched to v3 keeps its accessories, names and this month\'s count, without connecting again', async () => {
     const car = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', locked: true });
     const v2 = await startWithTokens(emu, userId);

@@ -154,7 +154,7 @@ export class V3Backend implements SmartcarBackend {
         const resource = toSignalResource(raw?.data ?? raw);
         return throwIfCarRefused(mapSignals(resource ? [resource] : [], signals, 1), signals);
       } catch (err) {
-        if ((err as SmartcarProblem).kind === 'transient' && /SIGNAL_NOT_FOUND/.test((err as Error).message)) {
+        if ((err as SmartcarProblem).smartcar?.code === 'SIGNAL_NOT_FOUND') {
           // Unknown to Smartcar's store (nothing stored until subscribed, §3.3): no value, still billed.
           return mapSignals([], signals, 1);
         }
@@ -177,7 +177,7 @@ export class V3Backend implements SmartcarBackend {
         // Refused for its paging parameters (a 400 is not billed): ask the other way, once each. Only
         // until a form is accepted: after that a VALIDATION answer is a glitch, and giving up the page
         // size for good would make every read walk Smartcar's small default pages, each one billed.
-        if (page === 0 && !this.pagingAccepted && /\(VALIDATION/.test((err as Error).message) && this.paging < SIGNALS_PAGING.length - 1) {
+        if (page === 0 && !this.pagingAccepted && (err as SmartcarProblem).smartcar?.type === 'VALIDATION' && this.paging < SIGNALS_PAGING.length - 1) {
           this.paging++;
           url = first();
           page--;
@@ -218,7 +218,7 @@ export class V3Backend implements SmartcarBackend {
         await this.call(ctx, (token) => exchange({ method: 'DELETE', url: `${this.options.hosts.vehicles}/v3/connections/${encodeURIComponent(c.id)}`, headers: this.headers(token) }, ctx, this.options));
       } catch (err) {
         // Already gone at Smartcar: disconnected either way.
-        if (!/RESOURCE_NOT_FOUND/.test((err as Error).message)) {
+        if ((err as SmartcarProblem).smartcar?.type !== 'RESOURCE_NOT_FOUND') {
           throw err;
         }
       }

@@ -32,6 +32,14 @@ export function firstV3Error(body: unknown): V3ErrorObject | undefined {
 export function problemFromV3Error(error: V3ErrorObject, ctx: MapContext, httpStatus?: number, retryAfter?: string): SmartcarProblem {
   const type = (error.type ?? '').toUpperCase();
   const code = typeof error.code === 'string' ? error.code.toUpperCase() : '';
+  const problem = kindOf(error, type, code, ctx, httpStatus, retryAfter);
+  if (type !== '') {
+    problem.smartcar = { type, code: code || null };
+  }
+  return problem;
+}
+
+function kindOf(error: V3ErrorObject, type: string, code: string, ctx: MapContext, httpStatus?: number, retryAfter?: string): SmartcarProblem {
   const resolution = typeof error.resolution === 'string' ? error.resolution : error.resolution?.type ?? null;
   const status = Number(error.status ?? httpStatus);
   if (type === 'AUTHENTICATION' || (type === '' && status === 401)) {
