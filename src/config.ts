@@ -7,7 +7,7 @@ import type { Logging, PlatformConfig } from 'homebridge';
 
 import {
   DOCS_URL, LOW_BATTERY_PERCENT, MAX_REFRESH_INTERVAL_MINUTES, MIN_REFRESH_INTERVAL_MINUTES, REDIRECT_PATH,
-  REQUEST_TIMEOUT_SECONDS, REQUESTS_PER_VEHICLE_PER_MONTH, SETUP_BIND, SETUP_PORT,
+  REQUEST_TIMEOUT_SECONDS, REQUESTS_PER_VEHICLE_PER_MONTH, SETUP_BIND, SETUP_PORT, WEBHOOK_BIND, WEBHOOK_PORT,
 } from './settings.js';
 
 export type Mode = 'live' | 'simulated' | 'test';
@@ -42,6 +42,16 @@ export interface PluginConfig {
   staleAfterMinutes: number | undefined;
   requestTimeoutSeconds: number;
   services: ServiceSwitches;
+  /**
+   * Webhooks 4.0 (v3 only) are on when both are set: the public URL registered as the webhook's callback
+   * URI in the Smartcar Dashboard, and the Application Management Token Smartcar signs deliveries with
+   * (a secret). A half-given pair or a v2 application leaves both undefined after one warning.
+   */
+  webhookUrl: string | undefined;
+  managementToken: string | undefined;
+  /** The receiver's own listener (it answers on the path of webhookUrl); 0 = any free port. */
+  webhookPort: number;
+  webhookBind: string;
 }
 
 /** Limits config.schema.json states too (a test keeps them equal). */
@@ -93,7 +103,35 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown> | 
       'automatic (two refresh intervals + 15 min)', warn),
     requestTimeoutSeconds: integer(r, 'requestTimeoutSeconds', REQUEST_TIMEOUT_SECONDS, 5, 300, warn),
     services: serviceSwitches(r, warn),
+    ...webhookPair(r, api, warn),
+    webhookPort: integer(r, 'webhookPort', WEBHOOK_PORT, 0, 65535, warn),
+    webhookBind: text(r, 'webhookBind', WEBHOOK_BIND, HOST_MAX_LENGTH, warn, isHost, 'an IP address or host name'),
   };
+}
+
+/**
+ * Webhooks need the URL Smartcar delivers to and the token it signs with; one without the other is
+ * named, and so is a v2 application (webhooks 4.0 are v3's).
+ */
+function webhookPair(r: Record<string, unknown>, api: ApiVersion, warn: Warn): Pick<PluginConfig, 'webhookUrl' | 'managementToken'> {
+  const off = { webhookUrl: undefined, managementToken: undefined };
+  let url: string | undefined = text(r, 'webhookUrl', '', URL_MAX_LENGTH, warn, isHttpUrl, 'an https URL', 'none');
+  url = url === '' ? undefined : url;
+  const managementToken = credential(r, 'managementToken', warn);
+  if (url === undefined && managementToken === undefined) {
+    return off;
+  }
+  if (url === undefined || managementToken === undefined) {
+    warn(url === undefined
+      ? 'Webhooks are off: "managementToken" is set but "webhookUrl" is not (the public https URL you registered as the webhook\'s callback URI in the Smartcar Dashboard).'
+      : 'Webhooks are off: "webhookUrl" is set but "managementToken" is not (the Application Management Token from the Smartcar Dashboard, which signs every delivery).');
+    return off;
+  }
+  if (api !== 'v3') {
+    warn('Webhooks are off: they need Smartcar API v3 ("api": "v3"); this application uses v2, so the plugin polls.');
+    return off;
+  }
+  return { webhookUrl: url, managementToken };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -137,13 +175,13 @@ function missingCredentials(api: ApiVersion, c: Credentials): string | undefined
 }
 
 /** A credential: text, trimmed. Blank counts as missing; a wrong type is named (the secret's value never is). */
-function credential(r: Record<string, unknown>, key: 'clientId' | 'clientSecret' | 'applicationId', warn: Warn): string | undefined {
+function credential(r: Record<string, unknown>, key: 'clientId' | 'clientSecret' | 'applicationId' | 'managementToken', warn: Warn): string | undefined {
   const value = r[key];
   if (typeof value === 'string') {
     return value.trim() !== '' ? value.trim() : undefined;
   }
   if (value !== undefined) {
-    const got = key === 'clientSecret' && value !== null ? `${withArticle(kindOf(value))} (not shown)` : shown(value);
+    const got = (key === 'clientSecret' || key === 'managementToken') && value !== null ? `${withArticle(kindOf(value))} (not shown)` : shown(value);
     warn(`Config option "${key}" should be text, got ${got}; using none`);
   }
   return undefined;
@@ -186,25 +224,25 @@ function shown(value: unknown): string {
 }
 
 function text(r: Record<string, unknown>, key: string, fallback: string, maxLength: number, warn: Warn,
-  valid: (v: string) => boolean = () => true, what = 'text'): string {
+  valid: (v: string) => boolean = () => true, what = 'text', fallbackName = JSON.stringify(fallback)): string {
   const value = r[key];
   if (value === undefined || value === '') {
     return fallback;
   }
   const trimmed = typeof value === 'string' ? value.trim() : undefined;
   if (trimmed === undefined) {
-    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${fallbackName}`);
     return fallback;
   }
   if (trimmed === '') {
     return fallback;
   }
   if (trimmed.length > maxLength) {
-    warn(`Config option "${key}" must be at most ${maxLength} characters, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+    warn(`Config option "${key}" must be at most ${maxLength} characters, got ${shown(value)}; using ${fallbackName}`);
     return fallback;
   }
   if (!valid(trimmed)) {
-    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${JSON.stringify(fallback)}`);
+    warn(`Config option "${key}" should be ${what}, got ${shown(value)}; using ${fallbackName}`);
     return fallback;
   }
   return trimmed;

@@ -9,6 +9,10 @@ export const DOCS_URL = 'https://github.com/homebridge-smartcar/homebridge-smart
 export const SETUP_PORT = 8585;
 export const SETUP_BIND = '0.0.0.0';
 export const REDIRECT_PATH = '/callback';
+// The webhook receiver has its own listener: an owner exposes only it (through a reverse proxy or a
+// tunnel), never the setup page.
+export const WEBHOOK_PORT = 8586;
+export const WEBHOOK_BIND = '0.0.0.0';
 
 export const LOW_BATTERY_PERCENT = 20;
 export const REQUEST_TIMEOUT_SECONDS = 30;

@@ -26,6 +26,10 @@ const root = new URL('../../', import.meta.url);
 const schema = JSON.parse(readFileSync(new URL('config.schema.json', root), 'utf8')) as { schema: { properties: Record<string, Prop> } };
 const base = { platform: 'Smartcar', name: 'Smartcar', applicationId: '0b5e5a4c-6f1e-4d8a-9c3b-2f7d1e8a9b10', clientId: 'client_cid', clientSecret: 'csecret' };
 const CREDENTIALS = new Set(['applicationId', 'clientId', 'clientSecret']);
+/** Secrets that are optional: a wrong one is dropped (never shown), the rest still configured. */
+const SECRETS = new Set(['managementToken']);
+/** Optional options whose normalized absence reads "none" rather than "automatic". */
+const NONE_WHEN_ABSENT = new Set(['webhookUrl', 'managementToken']);
 
 /** Every option by its dotted name, nested objects and their members both. */
 const options: [string, Prop][] = Object.entries(schema.schema.properties).flatMap(([name, prop]) => [
@@ -41,7 +45,7 @@ const shapes: unknown[] = [{}, { nested: 1 }, [], ['a', 1], null];
 function wrongValues(name: string, p: Prop): unknown[] {
   switch (p.type) {
     case 'string': {
-      if (CREDENTIALS.has(name)) {
+      if (CREDENTIALS.has(name) || SECRETS.has(name)) {
         return [42, -1, true, { value: 'hidden-secret-123' }, ['hidden-secret-123'], null];
       }
       const values: unknown[] = [42, -1, 0, 1e308, true, false, ...shapes];
@@ -137,6 +141,9 @@ function usedText(name: string, v: unknown): RegExp {
   if (name === 'services') {
     return /; using every service \(lock, battery, pluggedIn\)$/;
   }
+  if (v === undefined && NONE_WHEN_ABSENT.has(name)) {
+    return /; using none$/;
+  }
   if (v === undefined) {
     return /; using automatic \(.+\)$/;
   }
@@ -184,6 +191,7 @@ describe('every option in config.schema.json, fed wrong values', () => {
           }
           assert.ok(c!, 'still configured');
           assert.equal(lines.length, 1, JSON.stringify(lines));
+          assert.ok(!lines.some((l) => l.message.includes('hidden-secret')), 'a secret is never shown');
           const used = valueAt(c as unknown as Record<string, unknown>, name);
           assert.equal(schemaProblem(p, used), undefined, `normalized ${name} = ${label(used)} fails the schema`);
           assert.match(warning, usedText(name, used));

@@ -29,6 +29,29 @@ describe('normalizeConfig', () => {
     assert.deepEqual(c.services, { lock: true, battery: true, pluggedIn: true });
   });
 
+  it('webhooks: on with both the URL and the management token; one alone or a v2 application says what is missing', () => {
+    const url = 'https://car.example.com/smartcar';
+    const on = normalizeConfig({ ...base, webhookUrl: url, managementToken: ' amt-secret ' }, captureLog().log);
+    assert.equal(on?.webhookUrl, url);
+    assert.equal(on?.managementToken, 'amt-secret');
+    assert.equal(on?.webhookPort, 8586);
+    assert.equal(on?.webhookBind, '0.0.0.0');
+    for (const [cfg, said] of [
+      [{ webhookUrl: url }, /"managementToken" is not .*Application Management Token/],
+      [{ managementToken: 'amt-secret' }, /"webhookUrl" is not .*callback URI/],
+      [{ api: 'v2', clientId: 'c', webhookUrl: url, managementToken: 'amt-secret' }, /need Smartcar API v3/],
+    ] as const) {
+      const { log, lines } = captureLog();
+      const c = normalizeConfig({ ...base, ...cfg }, log);
+      assert.equal(c?.webhookUrl, undefined, JSON.stringify(cfg));
+      assert.equal(c?.managementToken, undefined);
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.match(lines[0]!.message, /^Webhooks are off: /);
+      assert.match(lines[0]!.message, said);
+      assert.ok(!lines[0]!.message.includes('amt-secret'), 'the token is never shown');
+    }
+  });
+
   it('derives the redirect URI from a custom setup port', () => {
     const c = normalizeConfig({ ...base, setupPort: 9000 }, captureLog().log);
     assert.equal(c?.redirectUri, 'http://localhost:9000/callback');
