@@ -12,11 +12,12 @@ import { VehicleLedger } from './platform/ledger.js';
 import { LockGate } from './platform/lock-gate.js';
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
+import { WebhookHub } from './platform/webhooks.js';
 import type { ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from './setup/host.js';
 import { SetupServer } from './setup/server.js';
 import {
   BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, DISCOVERY_INTERVAL_SECONDS, REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS,
-  STARTUP_DELAY_SECONDS,
+  STARTUP_DELAY_SECONDS, WEBHOOK_FIRST_DELIVERY_MINUTES, WEBHOOK_PERSIST_SECONDS, WEBHOOK_SILENCE_MAX_HOURS, WEBHOOK_SILENCE_MIN_HOURS,
 } from './settings.js';
 import { createBackend } from './smartcar/backend.js';
 import { billingFor } from './smartcar/billing.js';
@@ -34,6 +35,11 @@ export const timing = {
   refreshNowDebounceMs: REFRESH_NOW_DEBOUNCE_SECONDS * 1000,
   /** v3: how often the application's connections are listed (unbilled) to find cars connected elsewhere. */
   discoveryIntervalMs: DISCOVERY_INTERVAL_SECONDS * 1000,
+  /** Webhooks: the first delivery after subscribing is due within this; a silence is judged within these bounds. */
+  firstDeliveryWaitMs: WEBHOOK_FIRST_DELIVERY_MINUTES * 60_000,
+  silenceMinMs: WEBHOOK_SILENCE_MIN_HOURS * 3_600_000,
+  silenceMaxMs: WEBHOOK_SILENCE_MAX_HOURS * 3_600_000,
+  persistEveryMs: WEBHOOK_PERSIST_SECONDS * 1000,
 };
 
 /**
@@ -48,6 +54,7 @@ interface Parts {
   refresher: Refresher;
   setup: SetupAdapter;
   ledger: VehicleLedger;
+  webhooks: WebhookHub;
 }
 
 export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
@@ -127,22 +134,33 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const fleet: Fleet = new Fleet({
       api, log, config, billing, now, signal, backend, timing, ledger,
       schedule: {
-        schedule: (v) => refresher.schedule(v),
+        schedule: (v) => {
+          refresher.schedule(v);
+          webhooks.track(v);
+        },
         isScheduled: (id) => refresher.isScheduled(id),
-        unschedule: (id) => refresher.unschedule(id),
+        unschedule: (id) => {
+          refresher.unschedule(id);
+          webhooks.untrack(id);
+        },
       },
       commands: {
         setLock: (v, locked) => gate.setLock(v, locked),
         confirm: (v) => refresher.confirm(v.id),
       },
     });
-    const refresher = new Refresher({ api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes });
+    const refresher = new Refresher({
+      api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes, vouchedUntil: (v) => webhooks.vouchedUntil(v),
+    });
+    const webhooks = new WebhookHub({
+      api, log, config, now, backend, fleet, timing, storagePath: api.user.storagePath(), replan: (id) => refresher.replan(id),
+    });
     const gate = new LockGate({
       backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id),
       persist: (v) => api.updatePlatformAccessories([v.accessory]),
     });
-    const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing });
-    return { fleet, refresher, setup, ledger };
+    const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing, webhooks });
+    return { fleet, refresher, setup, ledger, webhooks };
   }
 
   private async launch(): Promise<void> {
@@ -162,6 +180,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     });
     this.log.debug(`Speaking Smartcar API ${this.backend.api}`);
     await this.parts!.ledger.open();
+    // Before the cars start: each one served is subscribed as it is scheduled.
+    await this.parts!.webhooks.start();
     try {
       await fleet.start(await this.backend.start());
     } catch (err) {
@@ -191,6 +211,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   private async shutdown(): Promise<void> {
     this.abort.abort();
     this.parts?.fleet.stop();
+    try {
+      await this.parts?.webhooks.stop();
+    } catch (err) {
+      this.log.debug(`Stopping the webhook receiver: ${messageOf(err)}`);
+    }
     try {
       await this.setupServer?.stop();
     } catch (err) {

@@ -13,6 +13,15 @@ export const REDIRECT_PATH = '/callback';
 // tunnel), never the setup page.
 export const WEBHOOK_PORT = 8586;
 export const WEBHOOK_BIND = '0.0.0.0';
+// Smartcar sends a FIRST_DELIVERY right after a subscription: none within this means it cannot reach us.
+export const WEBHOOK_FIRST_DELIVERY_MINUTES = 15;
+// A car reports when something changes; silence is judged against twice its longest recent gap, within
+// these bounds: a broken endpoint is noticed within a day at most, a parked car is not mistaken for one
+// within three hours.
+export const WEBHOOK_SILENCE_MIN_HOURS = 3;
+export const WEBHOOK_SILENCE_MAX_HOURS = 24;
+// A burst of deliveries writes Homebridge's accessory cache at most this often per car.
+export const WEBHOOK_PERSIST_SECONDS = 5;
 
 export const LOW_BATTERY_PERCENT = 20;
 export const REQUEST_TIMEOUT_SECONDS = 30;

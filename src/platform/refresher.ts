@@ -39,6 +39,8 @@ export interface RefresherDeps {
   backend: () => SmartcarBackend;
   fleet: Pick<Fleet, 'get' | 'of' | 'pendingDiscovery'>;
   notes: BudgetNotes;
+  /** Until when webhook deliveries vouch for a car's values (platform/webhooks.ts): no poll before then. */
+  vouchedUntil: (v: VehicleAccessory) => number | undefined;
 }
 
 export class Refresher {
@@ -112,6 +114,14 @@ export class Refresher {
     }
   }
 
+  /** Deliveries for the car began, continue or stopped: its next poll is planned anew from now. */
+  replan(vehicleId: string): void {
+    const v = this.deps.fleet.get(vehicleId);
+    if (v !== undefined && this.scheduler.has(vehicleId)) {
+      this.scheduler.postpone(vehicleId, this.intervalMs(v));
+    }
+  }
+
   /** The next poll reads every signal, whatever the plan said (a command was sent: the lock may have moved). */
   readEverythingNext(vehicleId: string): void {
     this.fullNext.add(vehicleId);
@@ -145,6 +155,16 @@ export class Refresher {
   private intervalMs(v: VehicleAccessory, announce = false): number {
     const { config } = this.deps;
     const now = this.deps.now();
+    const vouched = this.deps.vouchedUntil(v);
+    if (vouched !== undefined && vouched > now) {
+      // Deliveries bring every change; a poll is due only should they fall silent. The stale threshold
+      // keeps the last polling plan: once they stop, the values age as before.
+      this.plans.set(v.id, { delayMs: vouched - now + 1, why: 'webhook deliveries bring every change', focus: false });
+      if (announce) {
+        this.deps.log.debug(`${v.name}: no scheduled read while webhook deliveries arrive (next look ${Math.round((vouched - now) / MINUTE_MS)} min from now)`);
+      }
+      return vouched - now + 1;
+    }
     // Smartcar serves a stored copy until its next daily refresh: reading before then spends requests for nothing.
     const useful = v.usefulReadAfter;
     const wait = useful !== undefined && useful > now ? useful - now : 0;
@@ -203,6 +223,10 @@ export class Refresher {
     const v = fleet.get(vehicleId);
     if (!v) {
       return { kind: 'stop' };
+    }
+    const vouched = this.deps.vouchedUntil(v);
+    if (reason === 'poll' && vouched !== undefined && vouched > this.deps.now() && !this.fullNext.has(v.id)) {
+      return { kind: 'ok' }; // deliveries are healthy: nothing to poll for
     }
     const signals = this.signalsFor(v, reason);
     if (signals.length === 0) {

@@ -10,6 +10,7 @@ import type { VehicleAccessory } from '../vehicle/accessory.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { Fleet } from './fleet.js';
 import type { Refresher } from './refresher.js';
+import type { WebhookHub } from './webhooks.js';
 
 export interface SetupAdapterDeps {
   log: Logging;
@@ -22,6 +23,7 @@ export interface SetupAdapterDeps {
   notes: BudgetNotes;
   /** Read on every press: tests shorten it. */
   timing: { readonly refreshNowDebounceMs: number };
+  webhooks: Pick<WebhookHub, 'beforeDisconnect' | 'describe'>;
 }
 
 export class SetupAdapter implements SetupHost {
@@ -87,6 +89,7 @@ export class SetupAdapter implements SetupHost {
     if (!v) {
       throw new Error('This vehicle is not connected');
     }
+    await this.deps.webhooks.beforeDisconnect(v);
     try {
       await this.backend.disconnect(v.userId, vehicleId);
     } catch (err) {
@@ -180,6 +183,10 @@ export class SetupAdapter implements SetupHost {
     const next = this.deps.refresher.nextAt(v.id);
     if (next !== undefined) {
       view.nextRefreshAt = next;
+    }
+    const webhook = this.deps.webhooks.describe(v);
+    if (webhook !== undefined) {
+      view.webhook = webhook;
     }
     return view;
   }

@@ -26,6 +26,8 @@ export interface VehicleStatusView {
   requestBudget?: number;
   /** Things the owner must act on, written for the owner ("Grant read_charge by re-connecting"). */
   problems: string[];
+  /** With webhooks on: whether the car's deliveries arrive, when the last came, and what polling does meanwhile. */
+  webhook?: string;
 }
 
 export interface UserStatusView {

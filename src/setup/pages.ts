@@ -123,6 +123,7 @@ ${v.problems.length > 0 ? html`<ul class="problems">${v.problems.map((p) => html
   <dt>Last refresh</dt><dd>${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
   ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd>${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
   ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd>${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
+  ${v.webhook !== undefined ? html`<dt>Webhooks</dt><dd class="webhook">${v.webhook}</dd>` : ''}
   ${v.requestsUsed !== undefined && v.requestBudget !== undefined
     ? html`<dt>Requests</dt><dd>${v.requestsUsed} of ${v.requestBudget} this month</dd>` : ''}
 </dl>

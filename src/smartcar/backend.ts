@@ -54,5 +54,7 @@ export async function createBackend(ctx: BackendContext): Promise<SmartcarBacken
     signal: ctx.signal,
     now: ctx.now,
     events: ctx.events,
+    ...(config.webhookUrl !== undefined && config.managementToken !== undefined
+      ? { webhooks: { callbackUri: config.webhookUrl, managementToken: config.managementToken } } : {}),
   });
 }

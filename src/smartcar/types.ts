@@ -1,6 +1,7 @@
 // Backend-neutral vehicle data and the operations the plugin needs from Smartcar. The v2 backend
 // (SDK, per-user tokens) and the v3 backend (application token, signals, commands) both implement
 // SmartcarBackend, so the accessories, scheduler and platform never learn which API is spoken.
+import type { SmartcarProblem } from './errors.js';
 
 /** What a refresh can read; each maps to one v2 path (and later to v3 signals). */
 export type Signal = 'lock' | 'battery' | 'fuel' | 'charge';
@@ -55,6 +56,11 @@ export interface ReadResult {
   failures: Partial<Record<Signal, Error>>;
   /** Billable requests this read cost (each batch path counts as one). */
   requests: number;
+  /**
+   * Per signal, epoch ms the car recorded the value delivered (v3 oemUpdatedAt), when Smartcar says:
+   * deliveries arrive unordered, so a value older than the one shown must not replace it.
+   */
+  signalAt?: Partial<Record<Signal, number>>;
 }
 
 /** What Smartcar Connect sent back to the redirect URI (or the owner pasted): v2 needs the code, v3 the user id. */
@@ -116,6 +122,52 @@ export interface SmartcarBackend {
   requireReauthorization(userId: string, reason: string, options?: { quiet?: boolean }): void;
   /** The user has no vehicle left with this plugin: drop what is kept for them. */
   forgetUser(userId: string): Promise<void>;
+  /** Present when webhooks are configured and the API has them (v3). */
+  readonly webhooks?: BackendWebhooks;
+}
+
+/** One webhook delivery, checked and read by the backend. */
+export type DeliveryReceipt =
+  /** A verification challenge: answer with this JSON body (Smartcar checks it in the Dashboard). */
+  | { kind: 'challenge'; reply: Record<string, string> }
+  /** Not from Smartcar, or not readable: refused with this HTTP status; `reason` is for one log line. */
+  | { kind: 'refused'; status: 400 | 401; reason: string; forged?: boolean }
+  | { kind: 'event'; event: DeliveredEvent };
+
+/** A signed event. `test`: a Dashboard test delivery, acknowledged and ignored. */
+export interface DeliveredEvent {
+  /** The same on every retry of one event: deduplication keys on it. */
+  eventId: string;
+  test: boolean;
+  vehicleId: string;
+  userId: string | undefined;
+  /** Epoch ms Smartcar sent it, when it says. */
+  deliveredAt: number | undefined;
+  body:
+    /** The car's state: the values as a read would bring them (requests: 0), with per-signal ages. */
+    | { type: 'state'; result: ReadResult; first: boolean }
+    /** Smartcar reports (or clears) trouble with the car or its signals. */
+    | { type: 'errors'; errors: DeliveredError[] }
+    /** An event type the plugin does not act on. */
+    | { type: 'other'; name: string };
+}
+
+export interface DeliveredError {
+  /** RESOLVED clears what ERROR set. */
+  resolved: boolean;
+  /** The signals it concerns; empty = the whole car. */
+  signals: Signal[];
+  problem: SmartcarProblem;
+}
+
+/** Webhooks as the platform sees them: a receiver's checks and the car's subscription, nothing of the wire format. */
+export interface BackendWebhooks {
+  /** Checks one delivery (signature over the raw body, shape). Never throws. */
+  receive(rawBody: Buffer, signature: string | undefined): DeliveryReceipt;
+  /** Makes sure the car's deliveries come (already subscribed is fine). */
+  subscribe(userId: string, vehicleId: string): Promise<void>;
+  /** Stops them (not subscribed is fine). */
+  unsubscribe(userId: string, vehicleId: string): Promise<void>;
 }
 
 export interface BackendEvents {

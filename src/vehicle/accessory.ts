@@ -66,6 +66,13 @@ export interface VehicleContext {
   freshness?: Freshness;
   /** The backend whose discovery last listed this car (SmartcarBackend.api): an opaque label, compared only. */
   listedBy?: string;
+  /**
+   * Per signal, epoch ms the car recorded the value shown (its oemUpdatedAt, else when it arrived):
+   * webhook deliveries come unordered, so an older one must not replace what a newer one brought.
+   */
+  valueAt?: Partial<Record<Signal, number>>;
+  /** Webhook deliveries for this car (platform/webhooks.ts): when the last came, and the recent gaps between them. */
+  deliveries?: { lastAt: number; gapsMs: number[] };
 }
 
 export interface LockCommands {
@@ -119,6 +126,8 @@ export class VehicleAccessory {
   private budgetNote: string | undefined;
   /** The refresh policy's latest delay until the next poll (0 before the first plan or with a fixed interval). */
   private plannedDelayMs = 0;
+  /** Until then healthy webhook deliveries vouch for the values: nothing new means nothing changed. */
+  private vouchedUntil: number | undefined;
   readonly budget: RequestBudget;
   private readonly bind: Bindings;
   /** What the service files see of this car: live reads of its state, and the one command path. */
@@ -328,12 +337,13 @@ export class VehicleAccessory {
   applyRead(raw: ReadResult, at: number, epoch?: number): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
-    let result = raw;
-    if (epoch !== undefined && epoch !== this.lockChanges && raw.values.locked !== undefined) {
+    // Only once deliveries come (they set valueAt) can a read be older than what is shown.
+    let result = ctx.valueAt !== undefined ? this.newerOnly(raw, at) : raw;
+    if (epoch !== undefined && epoch !== this.lockChanges && result.values.locked !== undefined) {
       // A lock command succeeded while this read was on its way: the car may have answered the read
       // before it, so its lock state is older than the command's (the confirming read follows).
-      const { locked: _older, ...values } = raw.values;
-      result = { ...raw, values };
+      const { locked: _older, ...values } = result.values;
+      result = { ...result, values };
     }
     // A batch whose every item failed is no fresher than what we had.
     const readSomething = Object.keys(result.values).some((k) => valueSignal(k) !== undefined);
@@ -406,6 +416,80 @@ export class VehicleAccessory {
     this.push();
   }
 
+  /**
+   * The read without the values older than the ones shown (by the car's own time for each signal,
+   * else the arrival): a delivery retried for minutes, or a stored copy, must not turn the car back.
+   */
+  private newerOnly(raw: ReadResult, at: number): ReadResult {
+    const shown = this.context.valueAt ?? {};
+    const values = { ...raw.values };
+    const times = { ...shown };
+    let dropped = false;
+    for (const signal of new Set(Object.keys(raw.values).map(valueSignal).filter((s): s is Signal => s !== undefined))) {
+      const t = raw.signalAt?.[signal] ?? raw.values.dataAt ?? at;
+      const current = shown[signal];
+      if (current !== undefined && t < current) {
+        for (const key of VALUE_KEYS[signal]) {
+          delete values[key];
+        }
+        dropped = true;
+        this.deps.log.debug(`${this.name}: ignored an older ${signal} value (recorded ${utcMinute(t)}; the one shown is from ${utcMinute(current)})`);
+      } else {
+        times[signal] = t;
+      }
+    }
+    this.context.valueAt = times;
+    if (dropped) {
+      const kept = Object.keys(values).map(valueSignal).filter((s): s is Signal => s !== undefined).map((s) => times[s]!);
+      if (kept.length > 0) {
+        values.dataAt = Math.min(...kept);
+      } else {
+        delete values.dataAt;
+      }
+    }
+    return { ...raw, values };
+  }
+
+  /**
+   * A webhook delivery: the car's state as a read would bring it, at no cost. It is also word that
+   * Smartcar fetches this car live, whatever a stored copy said before.
+   */
+  applyDelivery(result: ReadResult, at: number): void {
+    const before = this.context.snapshot ? { ...this.context.snapshot } : undefined;
+    if (this.context.freshness !== undefined && this.context.freshness.source !== 'live') {
+      delete this.context.freshness;
+      this.deps.log.info(`${this.name}: webhook deliveries bring the car's data as it changes`);
+    }
+    this.context.valueAt ??= {};
+    this.applyRead(result, at, this.lockChanges);
+    if (this.context.snapshot) {
+      this.context.history = observe(this.context.history, before, this.context.snapshot, at);
+    }
+  }
+
+  /** Smartcar reports trouble with these signals (empty: all) by webhook: a fault like a failed read, until resolved. */
+  deliveredError(signals: readonly Signal[], message: string): void {
+    this.readFailed(signals.length > 0 ? signals : this.plan.signals, message);
+  }
+
+  /** Smartcar says the trouble is over: the faults on these signals (empty: all) end. */
+  deliveredResolved(signals: readonly Signal[]): void {
+    const failures = { ...this.context.failures };
+    for (const signal of signals.length > 0 ? signals : this.plan.signals) {
+      delete failures[signal];
+    }
+    this.context.failures = failures;
+    this.push();
+  }
+
+  /** Healthy webhook deliveries vouch for the values until `at` (undefined: they do not). */
+  vouchUntil(at: number | undefined): void {
+    if (at !== this.vouchedUntil) {
+      this.vouchedUntil = at;
+      this.push();
+    }
+  }
+
   countRequests(n: number): void {
     this.budget.count(n);
   }
@@ -440,6 +524,7 @@ export class VehicleAccessory {
     const moments = [this.recordedAt, this.plan.lock === 'command-only' ? this.context.commanded?.at : undefined]
       .filter((at): at is number => at !== undefined)
       .map((at) => at + limit + 1)
+      .concat(this.vouchedUntil !== undefined ? [this.vouchedUntil] : [])
       .filter((at) => at > now);
     return moments.length > 0 ? Math.min(...moments) : undefined;
   }
@@ -475,6 +560,9 @@ export class VehicleAccessory {
    * oemUpdatedAt) counts, not when we fetched it; without one, or after our fetch (clock skew), our fetch.
    */
   isStale(): boolean {
+    if (this.vouchedUntil !== undefined && this.deps.now() < this.vouchedUntil) {
+      return false;
+    }
     const at = this.recordedAt;
     return at !== undefined && this.deps.now() - at > this.staleAfterMs();
   }
@@ -620,11 +708,20 @@ export class VehicleAccessory {
     } else {
       this.context.snapshot = { fetchedAt: this.deps.now(), locked };
     }
+    if (this.context.valueAt !== undefined) {
+      // A delivery of what the car reported before it carried out the command is older than this.
+      this.context.valueAt = { ...this.context.valueAt, lock: this.deps.now() };
+    }
     this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
     this.push();
     this.deps.commands.confirm(this);
   }
 }
+
+/** The ReadResult values each signal brings. */
+const VALUE_KEYS: Record<Signal, readonly (keyof ReadResult['values'])[]> = {
+  lock: ['locked'], battery: ['batteryPercent'], fuel: ['fuelPercent'], charge: ['pluggedIn', 'chargeState'],
+};
 
 /** Which signal a ReadResult value belongs to. */
 function valueSignal(key: string): Signal | undefined {

@@ -123,6 +123,15 @@ export class RefreshScheduler {
     }
   }
 
+  /** The next poll is `delayMs` from now, not when planned before (never before a retry-after). */
+  postpone(vehicleId: string, delayMs: number): void {
+    const e = this.entries.get(vehicleId);
+    if (e && !this.running) {
+      e.due = Math.max(this.now() + delayMs, e.blockedUntil);
+      this.arm();
+    }
+  }
+
   /** What time alone changes moved for this vehicle (a command succeeded): ask it again. */
   changed(vehicleId: string): void {
     if (this.entries.has(vehicleId)) {

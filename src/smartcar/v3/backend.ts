@@ -6,7 +6,8 @@ import { ConfigurationError, ReauthorizeError, TransientError, type MapContext, 
 import type { BackendEvents, ConnectApproval, DiscoveredVehicle, Discovery, ReadResult, Signal, SmartcarBackend, VehicleInfo } from '../types.js';
 import { AppToken } from './app-token.js';
 import { firstV3Error, problemFromV3Error } from './errors.js';
-import { exchange, type HttpBounds, type JsonAnswer } from './http.js';
+import { exchange, exchangeAny, problemForStatus, type HttpBounds, type JsonAnswer } from './http.js';
+import { V3Webhooks } from './subscriptions.js';
 import { mapSignals, SIGNAL_CODES, SIGNAL_SCOPE, throwIfCarRefused, toSignalResource, type SignalResource } from './signals.js';
 
 export interface V3Hosts {
@@ -28,6 +29,8 @@ export interface V3BackendOptions extends HttpBounds {
   tokenMarginMs: number;
   now: () => number;
   events: BackendEvents;
+  /** Webhooks 4.0, when the owner configured them: the Dashboard callback URI and the management token. */
+  webhooks?: { callbackUri: string; managementToken: string };
 }
 
 const CONNECTIONS_PAGE_SIZE = 100;
@@ -66,6 +69,7 @@ export class V3Backend implements SmartcarBackend {
   private paging = 0;
   /** Smartcar has accepted SIGNALS_PAGING[paging]: a later VALIDATION answer is about something else. */
   private pagingAccepted = false;
+  readonly webhooks: V3Webhooks | undefined;
 
   constructor(private readonly options: V3BackendOptions) {
     this.token = new AppToken({
@@ -76,6 +80,18 @@ export class V3Backend implements SmartcarBackend {
       now: options.now,
       timeoutMs: options.timeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
+    });
+    this.webhooks = options.webhooks === undefined ? undefined : new V3Webhooks({
+      ...options.webhooks,
+      origin: options.hosts.management,
+      send: (request, ctx) => this.call(ctx, async (token) => {
+        const answer = await exchangeAny({ ...request, headers: { ...request.headers, ...this.headers(token) } }, ctx, this.options);
+        if (answer.status === 401) {
+          throw problemForStatus(answer.status, answer.headers, answer.body, ctx); // call() fetches a new token once
+        }
+        return answer;
+      }),
+      fail: (answer, ctx) => problemForStatus(answer.status, answer.headers, answer.body, ctx),
     });
   }
 

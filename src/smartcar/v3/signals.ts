@@ -120,17 +120,21 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
   }
   const oemAges: number[] = [];
   const served: number[] = [];
+  const signalAt: Partial<Record<Signal, number>> = {};
+  let current: Signal = 'lock';
   const used = (r: SignalResource): void => {
     const oem = parseTimestamp(r.meta?.oemUpdatedAt);
     const retrieved = parseTimestamp(r.meta?.retrievedAt ?? r.meta?.fetchedAt);
     if (oem !== undefined) {
       oemAges.push(oem);
+      signalAt[current] = Math.max(signalAt[current] ?? 0, oem);
     }
     if (retrieved !== undefined) {
       served.push(retrieved);
     }
   };
   for (const signal of signals) {
+    current = signal;
     const [main, ...rest] = SIGNAL_CODES[signal].map((c) => byCode.get(c));
     switch (signal) {
       case 'lock': {
@@ -195,6 +199,9 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
   }
   if (served.length > 0) {
     result.servedAt = Math.max(...served);
+  }
+  if (Object.keys(signalAt).length > 0) {
+    result.signalAt = signalAt;
   }
   return result;
 }
