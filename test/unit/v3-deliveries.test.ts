@@ -5,12 +5,13 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 
 import { readDelivery } from '../../src/smartcar/v3/deliveries.js';
-import type { DeliveredEvent, DeliveryReceipt } from '../../src/smartcar/types.js';
+import type { DeliveredError, DeliveredEvent, DeliveryReceipt, ReadResult } from '../../src/smartcar/types.js';
 
 const AMT = 'amt-0123456789';
 const sign = (raw: string, key = AMT): string => createHmac('sha256', key).update(raw).digest('hex');
 
-function receive(body: unknown, signature: 'good' | 'none' | string = 'good'): DeliveryReceipt {
+/** signature: 'good' signs the body, 'none' sends none, anything else is sent as it is. */
+function receive(body: unknown, signature = 'good'): DeliveryReceipt {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
   return readDelivery(AMT, Buffer.from(raw), signature === 'good' ? sign(raw) : signature === 'none' ? undefined : signature);
 }
@@ -92,7 +93,7 @@ describe('webhook deliveries: accepted', () => {
     assert.equal(e.test, false);
     assert.equal(e.deliveredAt, OEM + 5000);
     assert.equal(e.body.type, 'state');
-    const { result, first } = e.body as { result: import('../../src/smartcar/types.js').ReadResult; first: boolean };
+    const { result, first } = e.body as { result: ReadResult; first: boolean };
     assert.equal(first, false);
     assert.equal(result.values.batteryPercent, 78);
     assert.equal(result.values.pluggedIn, true);
@@ -104,14 +105,14 @@ describe('webhook deliveries: accepted', () => {
 
   it('a signal in ERROR in a delivery is that signal\'s failure', () => {
     const e = event(receive(state({}, [soc, lockError])));
-    const { result } = e.body as { result: import('../../src/smartcar/types.js').ReadResult };
+    const { result } = e.body as { result: ReadResult };
     assert.equal(result.failures.lock?.kind, 'not-capable');
     assert.equal(result.values.batteryPercent, 78);
   });
 
   it('without oemUpdatedAt a value is as new as the delivery', () => {
     const bare = { ...soc, meta: {} };
-    const { result } = event(receive(state({}, [bare]))).body as { result: import('../../src/smartcar/types.js').ReadResult };
+    const { result } = event(receive(state({}, [bare]))).body as { result: ReadResult };
     assert.equal(result.signalAt?.battery, OEM + 5000);
   });
 
@@ -147,7 +148,7 @@ describe('webhook deliveries: accepted', () => {
       },
     }));
     assert.equal(e.body.type, 'errors');
-    const errors = (e.body as { errors: import('../../src/smartcar/types.js').DeliveredError[] }).errors;
+    const errors = (e.body as { errors: DeliveredError[] }).errors;
     assert.equal(errors.length, 3, 'the nickname error concerns nothing the plugin shows');
     assert.deepEqual(errors.map((x) => [x.resolved, x.signals, x.problem.kind]), [
       [false, ['battery'], 'vehicle-state'],
