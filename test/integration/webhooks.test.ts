@@ -1,0 +1,210 @@
+// Webhooks through the real platform, over real HTTP to its receiver: the deliveries here are written
+// and signed by the test (as Smartcar would sign them with the Application Management Token), so each
+// hostile variant can be sent exactly. What the owner sees: a signed change reaches HomeKit at no
+// request cost; forged, unsigned, replayed, older, oversized or malformed ones change nothing; Smartcar's
+// errors show as faults and clear when resolved; polling pauses while deliveries arrive and resumes
+// when they stop.
+import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+import { timing } from '../../src/platform.js';
+import type { SmartcarEmulator } from '../emulator/index.js';
+import { accessoryNamed, hap, read, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { pluginConfigV3, startConnected, startEmulator } from '../helpers/plugin-world.js';
+
+
+const { Service, Characteristic } = hap;
+const AMT = 'test-management-token-never-logged';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Sent {
+  status: number;
+  body: unknown;
+}
+
+async function post(url: string, raw: string | Buffer, headers: Record<string, string>): Promise<Sent> {
+  const res = await fetch(url, { method: 'POST', body: raw, headers });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) as unknown };
+}
+
+function signed(url: string, payload: unknown, key = AMT): Promise<Sent> {
+  const raw = JSON.stringify(payload);
+  return post(url, raw, { 'content-type': 'application/json', 'sc-signature': createHmac('sha256', key).update(raw).digest('hex'), 'user-agent': 'Smartcar/4.0' });
+}
+
+function stateEvent(vehicleId: string, userId: string, soc: number, oemUpdatedAt: number, eventId = randomUUID(), mode = 'LIVE'): Record<string, unknown> {
+  return {
+    eventId, eventType: 'VEHICLE_STATE',
+    data: {
+      user: { id: userId }, vehicle: { id: vehicleId, make: 'TESLA', model: 'Model 3', year: 2022 },
+      triggers: [{ code: 'tractionbattery-stateofcharge' }],
+      signals: [
+        { code: 'tractionbattery-stateofcharge', name: 'StateOfCharge', group: 'TractionBattery', body: { unit: 'percent', value: soc }, meta: { oemUpdatedAt, fetchedAt: oemUpdatedAt + 1000 } },
+        { code: 'charge-ischargingcableconnected', name: 'IsChargingCableConnected', group: 'Charge', body: { value: true }, meta: { oemUpdatedAt } },
+      ],
+    },
+    meta: { version: '4.0', deliveryId: randomUUID(), deliveredAt: oemUpdatedAt + 2000, webhookId: 'w', webhookName: 'Homebridge', signalCount: 2, mode },
+  };
+}
+
+describe('webhooks through the platform', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+  let url: string;
+  let userId: string;
+  let bevId: string;
+  const saved = { ...timing };
+
+  const battery = () => read(accessoryNamed(world.api, 'Model 3'), Service.Battery, Characteristic.BatteryLevel);
+  const signalReads = () => emu.requests.filter((r) => r.host === 'v3' && r.vehicleId === bevId && r.path.includes('/signals')).length;
+  const carStatus = () => world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === bevId)!;
+
+  before(async () => {
+    // Silence is judged within short bounds here, so polling's return is seen in seconds.
+    Object.assign(timing, { silenceMinMs: 2500, silenceMaxMs: 2500, firstDeliveryWaitMs: 1000, persistEveryMs: 50 });
+    emu = await startEmulator();
+    const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
+    userId = user.id;
+    bevId = emu.addVehicle(user.id, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
+      battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'CHARGING', limit: 0.9 },
+    }).id;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/smartcar/webhook`;
+    emu.addWebhook({ name: 'Homebridge', callbackUri: url });
+    world = await startConnected(emu, userId, { config: { webhookUrl: url, managementToken: AMT, webhookPort: port, webhookBind: '127.0.0.1' } });
+    await waitFor('the first read', async () => (await battery()) === 76);
+  });
+
+  after(async () => {
+    await world?.shutdown();
+    await emu?.close();
+    Object.assign(timing, saved);
+  });
+
+  it('each served car is subscribed to the Dashboard webhook whose callback URI is webhookUrl', async () => {
+    await waitFor('the subscription', () => emu.subscriptions().some((s) => s.vehicleId === bevId && s.userId === userId));
+    assert.match(world.logs.text(), /Webhook receiver listening on 127\.0\.0\.1:\d+\/smartcar\/webhook/);
+  });
+
+  it('a signed change reaches HomeKit at once and costs nothing', async () => {
+    const billed = emu.billedCount(bevId);
+    const answer = await signed(url, stateEvent(bevId, userId, 42, emu.clock.now()));
+    assert.equal(answer.status, 200);
+    assert.equal(await battery(), 42);
+    assert.equal(emu.billedCount(bevId), billed, 'no billed request');
+    assert.match(carStatus().webhook ?? '', /^Webhook deliveries arrive/);
+  });
+
+  it('a retry of the same event (same eventId) is applied once', async () => {
+    const e = stateEvent(bevId, userId, 43, emu.clock.now());
+    assert.equal((await signed(url, e)).status, 200);
+    assert.equal(await battery(), 43);
+    // The same event once more, as if its value had been something else: only the first counts.
+    const again = stateEvent(bevId, userId, 11, emu.clock.now() + 1000, e.eventId as string);
+    assert.equal((await signed(url, again)).status, 200, 'a duplicate is acknowledged, or Smartcar retries it');
+    assert.equal(await battery(), 43);
+  });
+
+  it('an older delivery arriving late does not turn the car back', async () => {
+    const now = emu.clock.now();
+    await signed(url, stateEvent(bevId, userId, 50, now));
+    await signed(url, stateEvent(bevId, userId, 20, now - 60_000));
+    assert.equal(await battery(), 50);
+  });
+
+  for (const [what, send] of [
+    ['signed with another key', () => signed(url, stateEvent(bevId, userId, 5, emu.clock.now()), 'not-the-token')],
+    ['unsigned', () => post(url, JSON.stringify(stateEvent(bevId, userId, 5, emu.clock.now())), { 'content-type': 'application/json' })],
+    ['larger than Smartcar ever sends', () => signed(url, { ...stateEvent(bevId, userId, 5, emu.clock.now()), pad: 'x'.repeat(70_000) })],
+    ['not JSON', () => post(url, '{"eventType":"VEHICLE_STATE",', { 'content-type': 'application/json', 'sc-signature': 'ab'.repeat(32) })],
+    ['not sent as JSON', () => post(url, 'a=b', { 'content-type': 'application/x-www-form-urlencoded' })],
+  ] as const) {
+    it(`a delivery ${what} is refused (4xx) and changes nothing`, async () => {
+      const before = await battery();
+      const answer = await send();
+      assert.ok(answer.status >= 400 && answer.status < 500, `status ${answer.status}`);
+      assert.equal(await battery(), before);
+    });
+  }
+
+  it('refusals are logged in one line each kind, never with the token', () => {
+    const text = world.logs.text();
+    assert.match(text, /Refused a webhook delivery: its SC-Signature does not match/);
+    assert.match(text, /Refused a webhook delivery: it is not signed/);
+    assert.match(text, /Refused a webhook delivery: HTTP 413/);
+    assert.ok(!text.includes(AMT), 'the management token is never logged');
+  });
+
+  it('a Dashboard test delivery is acknowledged and ignored', async () => {
+    const before = await battery();
+    assert.equal((await signed(url, stateEvent(bevId, userId, 1, emu.clock.now() + 5000, randomUUID(), 'TEST'))).status, 200);
+    assert.equal(await battery(), before);
+  });
+
+  it('the VERIFY challenge is answered with its HMAC under the management token', async () => {
+    const answer = await post(url, JSON.stringify({ eventId: randomUUID(), eventType: 'VERIFY', data: { challenge: 'c0ffee-1234' }, meta: { version: '4.0' } }), { 'content-type': 'application/json' });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body, { challenge: createHmac('sha256', AMT).update('c0ffee-1234').digest('hex') });
+  });
+
+  it('VEHICLE_ERROR shows on the setup page as the car\'s problem, and RESOLVED clears it', async () => {
+    const error = (state: string) => ({
+      eventId: randomUUID(), eventType: 'VEHICLE_ERROR', vehicleId: bevId,
+      data: { user: { id: userId }, vehicle: { id: bevId }, errors: [{ type: 'VEHICLE_STATE', code: 'ASLEEP', state, description: 'The vehicle is asleep', signals: ['TractionBattery.StateOfCharge'] }] },
+      meta: { version: '4.0', mode: 'LIVE', deliveredAt: emu.clock.now() },
+    });
+    assert.equal((await signed(url, error('ERROR'))).status, 200);
+    assert.ok(carStatus().problems.some((p) => /asleep/i.test(p)), JSON.stringify(carStatus().problems));
+    assert.equal((await signed(url, error('RESOLVED'))).status, 200);
+    assert.ok(!carStatus().problems.some((p) => /asleep/i.test(p)), JSON.stringify(carStatus().problems));
+  });
+
+  it('while deliveries arrive nothing is polled; when they stop, polling resumes and the page says why; a delivery hands back', async () => {
+    await signed(url, stateEvent(bevId, userId, 60, emu.clock.now()));
+    const reads = signalReads();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(signalReads(), reads, 'no scheduled read while deliveries vouch for the values');
+    await waitFor('polling to resume after the silence', () => signalReads() > reads, 8000);
+    assert.match(carStatus().webhook ?? '', /^No webhook delivery since .*polling again/);
+    assert.match(world.logs.text(), /Model 3: No webhook delivery since/);
+    await signed(url, stateEvent(bevId, userId, 61, emu.clock.now()));
+    assert.match(carStatus().webhook ?? '', /^Webhook deliveries arrive/);
+    assert.equal(await battery(), 61);
+  });
+
+  it('a delivery that fails verification makes polling take over until a good one arrives', async () => {
+    await signed(url, stateEvent(bevId, userId, 62, emu.clock.now()));
+    assert.match(carStatus().webhook ?? '', /^Webhook deliveries arrive/);
+    await signed(url, stateEvent(bevId, userId, 5, emu.clock.now()), 'wrong-key');
+    assert.match(carStatus().webhook ?? '', /failed verification .*check managementToken/);
+    await signed(url, stateEvent(bevId, userId, 63, emu.clock.now()));
+    assert.match(carStatus().webhook ?? '', /^Webhook deliveries arrive/);
+  });
+
+  it('after a restart a retried event is still recognised', async () => {
+    const e = stateEvent(bevId, userId, 70, emu.clock.now());
+    await signed(url, e);
+    assert.equal(await battery(), 70);
+    const cache = world.api.serializeCache();
+    await world.shutdown();
+    const port = Number(new URL(url).port);
+    const storage = world.storage;
+    world = { ...await startPlatform(pluginConfigV3({ webhookUrl: url, managementToken: AMT, webhookPort: port, webhookBind: '127.0.0.1' }), { storage, cache }), storage };
+    // The retry carries the same eventId; were it applied again it would change nothing visible, so
+    // it is sent with a newer time and another value: a new application would show it.
+    const retry = stateEvent(bevId, userId, 12, emu.clock.now() + 10_000, e.eventId as string);
+    assert.equal((await signed(url, retry)).status, 200);
+    assert.equal(await battery(), 70);
+  });
+});
