@@ -185,6 +185,9 @@ export class WebhookHub {
       lapse = now - state.subscribedAt > this.deps.timing.firstDeliveryWaitMs
         ? `No webhook delivery since subscribing at ${utcMinute(state.subscribedAt)}: check that ${this.deps.config.webhookUrl!} reaches this Homebridge on port ${this.deps.config.webhookPort}; polling meanwhile`
         : 'Subscribed to the webhook; waiting for its first delivery (polling meanwhile)';
+    } else if (d.carries !== undefined && v.signals.some((s) => !d.carries!.includes(s))) {
+      const missing = v.signals.filter((s) => !d.carries!.includes(s));
+      lapse = `Webhook deliveries arrive but carry no ${missing.join(' or ')} signal (add it to the webhook in the Smartcar Dashboard): polling continues for it`;
     } else {
       const expected = this.expectedSilenceMs(d.gapsMs);
       until = d.lastAt + expected;
@@ -287,7 +290,7 @@ export class WebhookHub {
         this.applyError(v, e.resolved, e.signals, e.problem);
       }
     }
-    this.arrived(v, at);
+    this.arrived(v, at, body.type === 'state' ? body.carried : undefined);
   }
 
   private applyError(v: VehicleAccessory, resolved: boolean, signals: Signal[], problem: SmartcarProblem): void {
@@ -304,10 +307,12 @@ export class WebhookHub {
   }
 
   /** A good delivery for the car: its stream is healthy again; write the cache soon (once per burst). */
-  private arrived(v: VehicleAccessory, at: number): void {
+  private arrived(v: VehicleAccessory, at: number, carried: Signal[] | undefined): void {
     const d = v.context.deliveries;
     const gapsMs = d === undefined ? [] : [...d.gapsMs, at - d.lastAt].slice(-GAPS_KEPT);
-    v.context.deliveries = { lastAt: at, gapsMs };
+    // Every VEHICLE_STATE holds all the signals the webhook is configured with: the latest says which.
+    const carries = carried ?? d?.carries;
+    v.context.deliveries = { lastAt: at, gapsMs, ...(carries !== undefined ? { carries } : {}) };
     this.deps.replan(v.id);
     if (!this.persistTimers.has(v.id)) {
       this.persistTimers.set(v.id, setTimeout(() => {

@@ -145,7 +145,7 @@ export interface DeliveredEvent {
   deliveredAt: number | undefined;
   body:
     /** The car's state: the values as a read would bring them (requests: 0), with per-signal ages. */
-    | { type: 'state'; result: ReadResult; first: boolean }
+    | { type: 'state'; result: ReadResult; first: boolean; carried: Signal[] }
     /** Smartcar reports (or clears) trouble with the car or its signals. */
     | { type: 'errors'; errors: DeliveredError[] }
     /** An event type the plugin does not act on. */

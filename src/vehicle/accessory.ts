@@ -72,7 +72,7 @@ export interface VehicleContext {
    */
   valueAt?: Partial<Record<Signal, number>>;
   /** Webhook deliveries for this car (platform/webhooks.ts): when the last came, and the recent gaps between them. */
-  deliveries?: { lastAt: number; gapsMs: number[] };
+  deliveries?: { lastAt: number; gapsMs: number[]; carries?: Signal[] };
 }
 
 export interface LockCommands {

@@ -51,9 +51,10 @@ function stateEvent(vehicleId: string, userId: string, soc: number, oemUpdatedAt
       signals: [
         { code: 'tractionbattery-stateofcharge', name: 'StateOfCharge', group: 'TractionBattery', body: { unit: 'percent', value: soc }, meta: { oemUpdatedAt, fetchedAt: oemUpdatedAt + 1000 } },
         { code: 'charge-ischargingcableconnected', name: 'IsChargingCableConnected', group: 'Charge', body: { value: true }, meta: { oemUpdatedAt } },
+        { code: 'closure-islocked', name: 'IsLocked', group: 'Closure', body: { value: true }, meta: { oemUpdatedAt } },
       ],
     },
-    meta: { version: '4.0', deliveryId: randomUUID(), deliveredAt: oemUpdatedAt + 2000, webhookId: 'w', webhookName: 'Homebridge', signalCount: 2, mode },
+    meta: { version: '4.0', deliveryId: randomUUID(), deliveredAt: oemUpdatedAt + 2000, webhookId: 'w', webhookName: 'Homebridge', signalCount: 3, mode },
   };
 }
 
@@ -190,6 +191,14 @@ describe('webhooks through the platform', () => {
     assert.match(carStatus().webhook ?? '', /failed verification .*check managementToken/);
     await signed(url, stateEvent(bevId, userId, 63, emu.clock.now()));
     assert.match(carStatus().webhook ?? '', /^Webhook deliveries arrive/);
+  });
+
+  it('deliveries that lack a signal the car shows do not stop polling for it, and the page names it', async () => {
+    const socOnly = stateEvent(bevId, userId, 64, emu.clock.now());
+    (socOnly.data as { signals: unknown[] }).signals.splice(1);
+    await signed(url, socOnly);
+    assert.equal(await battery(), 64);
+    assert.match(carStatus().webhook ?? '', /carry no lock or charge signal .*polling continues/);
   });
 
   it('after a restart a retried event is still recognised', async () => {

@@ -93,8 +93,9 @@ describe('webhook deliveries: accepted', () => {
     assert.equal(e.test, false);
     assert.equal(e.deliveredAt, OEM + 5000);
     assert.equal(e.body.type, 'state');
-    const { result, first } = e.body as { result: ReadResult; first: boolean };
+    const { result, first, carried } = e.body as { result: ReadResult; first: boolean; carried: string[] };
     assert.equal(first, false);
+    assert.deepEqual(carried, ['battery', 'charge'], 'what the webhook is configured with');
     assert.equal(result.values.batteryPercent, 78);
     assert.equal(result.values.pluggedIn, true);
     assert.equal(result.values.locked, undefined);

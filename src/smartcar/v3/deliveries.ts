@@ -106,7 +106,7 @@ export function readDelivery(managementToken: string, rawBody: Buffer, signature
         result.signalAt = { ...result.signalAt, [signal]: common.deliveredAt };
       }
     }
-    return { kind: 'event', event: { ...common, body: { type: 'state', result, first: triggerCodes(body, data).includes('FIRST_DELIVERY') } } };
+    return { kind: 'event', event: { ...common, body: { type: 'state', result, first: triggerCodes(body, data).includes('FIRST_DELIVERY'), carried } } };
   }
   if (eventType === 'VEHICLE_ERROR') {
     if (!Array.isArray(data.errors)) {
