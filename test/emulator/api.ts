@@ -240,6 +240,10 @@ async function vehicleRequest(
     }
     const now = deps.clock.now();
     const result = await endpoint.run({ v, auth, state: deps.state, units, body, query, now });
+    if (method !== 'GET') {
+      // A command changed the car: v3 webhooks deliver what its signals now report.
+      deps.state.vehicleChanged(v.id);
+    }
     const headers: Record<string, string> = { 'content-type': JSON_TYPE };
     if (endpoint.data) {
       headers['sc-data-age'] = new Date(v.dataAt).toISOString();

@@ -1,5 +1,6 @@
 // The `/_emulator/*` JSON control API: the in-process controls over HTTP, for out-of-process users
-// (the `npm start` demo, Homebridge end-to-end tests), v2 and v3 alike. Local test tool only, so no auth.
+// (the `npm start` demo, Homebridge end-to-end tests), v2 and v3 alike, webhook delivery included.
+// Local test tool only, so no auth.
 import type { SmartcarEmulator } from './emulator.js';
 import type { Fault, FaultMatch } from './faults.js';
 import type { Ctx, Reply } from './http.js';
@@ -7,6 +8,8 @@ import { json, parseJson } from './http.js';
 import { defaultFleet } from './fleet.js';
 import type { ConnectOptions } from './emulator.js';
 import { checkReadings } from './v3/readings.js';
+import { checkDeliveryFault } from './v3/delivery-faults.js';
+import type { VehicleErrorInit } from './v3/webhook-events.js';
 
 type Body = Record<string, unknown>;
 
@@ -50,6 +53,60 @@ const optionalStrings = (b: Body, key: string): string[] | undefined => {
   return v;
 };
 
+const PATCHABLE_WEBHOOK_KEYS = ['name', 'callbackUri', 'isEnabled', 'autoSubscribe', 'errorCallbackUri'];
+
+/** The webhook delivery routes (the only async ones: VERIFY and settle wait for the receiver). */
+async function deliveryRoute(ctx: Ctx, emu: SmartcarEmulator, path: string): Promise<unknown> {
+  const m = ctx.method;
+  const webhookMatch = /^\/_emulator\/webhooks\/([^/]+)(\/verify)?$/.exec(path);
+  const vehicleEvent = /^\/_emulator\/vehicles\/([^/]+)\/(deliver-state|vehicle-error)$/.exec(path);
+  if (webhookMatch && webhookMatch[2] && m === 'POST') {
+    return emu.verifyWebhook(decodeURIComponent(webhookMatch[1]!));
+  }
+  if (webhookMatch && !webhookMatch[2] && m === 'PATCH') {
+    const b = bodyOf(ctx);
+    const unknown = Object.keys(b).filter((k) => !PATCHABLE_WEBHOOK_KEYS.includes(k));
+    if (unknown.length) {
+      throw new BadRequest(`not a webhook field: ${unknown.join(', ')} (known: ${PATCHABLE_WEBHOOK_KEYS.join(', ')})`);
+    }
+    return emu.updateWebhook(decodeURIComponent(webhookMatch[1]!), b);
+  }
+  if (vehicleEvent && m === 'POST') {
+    const vehicleId = decodeURIComponent(vehicleEvent[1]!);
+    const b = bodyOf(ctx);
+    if (vehicleEvent[2] === 'deliver-state') {
+      const triggers = optionalStrings(b, 'triggers');
+      return { eventIds: emu.deliverState(vehicleId, triggers ? { triggers } : {}) };
+    }
+    const signals = optionalStrings(b, 'signals');
+    return { eventIds: emu.vehicleError(vehicleId, { ...b, ...(signals ? { signals } : {}) } as unknown as VehicleErrorInit) };
+  }
+  if (path === '/_emulator/deliveries' && m === 'GET') {
+    return { deliveries: emu.deliveries };
+  }
+  if (path === '/_emulator/deliveries' && m === 'DELETE') {
+    emu.clearDeliveries();
+    return { ok: true };
+  }
+  if (path === '/_emulator/deliveries/settle' && m === 'POST') {
+    await emu.settleDeliveries();
+    return { ok: true, deliveries: emu.deliveries.length };
+  }
+  if (path === '/_emulator/deliveries/faults' && m === 'POST') {
+    const b = bodyOf(ctx);
+    emu.injectDelivery(checkDeliveryFault(b.fault), {
+      ...(b.times !== undefined ? { times: num(b, 'times') } : {}),
+      ...(b.vehicleId !== undefined ? { vehicleId: str(b, 'vehicleId') } : {}),
+    });
+    return { ok: true, faults: emu.deliveryFaults.list() };
+  }
+  if (path === '/_emulator/deliveries/faults' && m === 'DELETE') {
+    emu.deliveryFaults.clear();
+    return { ok: true };
+  }
+  return undefined;
+}
+
 function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
   const path = ctx.url.pathname.replace(/\/+$/, '');
   const m = ctx.method;
@@ -61,6 +118,7 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
     return {
       now: emu.clock.now(), ...emu.state.snapshot(), faults: emu.faults.list(), readings: emu.readings, origins: emu.origins,
       webhooks: emu.webhooks(), subscriptions: emu.subscriptions(),
+      managementToken: emu.managementToken, webhookTimeScale: emu.webhookTimeScale, deliveryFaults: emu.deliveryFaults.list(),
     };
   }
   if (m === 'POST' && path === '/_emulator/users') {
@@ -204,6 +262,9 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
     if (b.longRunningAfterMs !== undefined) {
       emu.longRunningAfterMs = num(b, 'longRunningAfterMs');
     }
+    if (b.webhookTimeScale !== undefined) {
+      emu.webhookTimeScale = num(b, 'webhookTimeScale');
+    }
     if (b.readings !== undefined) {
       Object.assign(emu.readings, checkReadings(b.readings));
     }
@@ -212,9 +273,10 @@ function route(ctx: Ctx, emu: SmartcarEmulator): unknown {
   return undefined;
 }
 
-export function handleControl(ctx: Ctx, emu: SmartcarEmulator): Reply {
+export async function handleControl(ctx: Ctx, emu: SmartcarEmulator): Promise<Reply> {
   try {
-    const result = route(ctx, emu);
+    const path = ctx.url.pathname.replace(/\/+$/, '');
+    const result = (await deliveryRoute(ctx, emu, path)) ?? route(ctx, emu);
     return result === undefined ? json(404, { error: `no control route ${ctx.method} ${ctx.url.pathname}` }) : json(200, result);
   } catch (err) {
     // Misuse of the control API (unknown ids, bad shapes) is the caller's bug: say exactly what.

@@ -1,8 +1,9 @@
 // SmartcarEmulator: one world (clock, users, vehicles, connections, limits, faults, request log)
 // served by four listeners: the v2 origin (Connect, the v2 token endpoint, the v2.0 API and the
 // control API), the IAM host, the v3 vehicle host and the v3 management host. Each listener answers
-// only its own paths, so a call sent to the wrong host fails. Exposes the in-process test controls
-// documented in README.md.
+// only its own paths, so a call sent to the wrong host fails. Delivers v3 webhooks 4.0 to subscribed
+// receivers (v3/webhook-events.ts decides what, v3/delivery.ts sends). Exposes the in-process test
+// controls documented in README.md.
 import { randomBytes } from 'node:crypto';
 import { beforeFlush, recordSecrets } from '../helpers/suite-capture.js';
 import type { ApiDeps } from './api.js';
@@ -33,7 +34,12 @@ import { handleManagement } from './v3/management.js';
 import type { V3Readings } from './v3/readings.js';
 import { checkReadings, DEFAULT_READINGS } from './v3/readings.js';
 import { SignalStore } from './v3/store.js';
-import type { Subscription, Webhook, WebhookInit } from './v3/webhooks.js';
+import type { DeliveryLogEntry } from './v3/delivery.js';
+import { WebhookDelivery } from './v3/delivery.js';
+import type { DeliveryFault, DeliveryFaultBook } from './v3/delivery-faults.js';
+import type { DeliverStateOptions, VehicleErrorInit, VerifyResult } from './v3/webhook-events.js';
+import { WebhookEvents } from './v3/webhook-events.js';
+import type { Subscription, Webhook, WebhookInit, WebhookPatch } from './v3/webhooks.js';
 import { WebhookBook } from './v3/webhooks.js';
 
 export type AutoApprove = false | { email?: string; vehicleIds?: string[] };
@@ -58,6 +64,10 @@ export interface EmulatorOptions {
   longRunningAfterMs?: number;
   /** Ports of the IAM, v3 vehicle and management listeners (default 0 = any free port). */
   ports?: { iam?: number; v3?: number; management?: number };
+  /** The Application Management Token that signs webhook deliveries. Default: random (emu.managementToken). */
+  managementToken?: string;
+  /** Multiplies the webhook timeout (15 s) and retry delays (25/50/100 s); tests use e.g. 0.01. Default 1. */
+  webhookTimeScale?: number;
 }
 
 /** Which listener a request came to. */
@@ -93,6 +103,8 @@ export class SmartcarEmulator {
   /** The live readings object: assign a field to switch a behaviour at runtime. */
   readonly readings: V3Readings;
   readonly v3Credentials: V3Credentials;
+  /** The application's AMT (Dashboard): key of every SC-Signature and of the VERIFY answer. */
+  readonly managementToken: string;
   commandLatencyMs: number;
   longRunningAfterMs: number;
   autoApprove: AutoApprove;
@@ -101,6 +113,9 @@ export class SmartcarEmulator {
   private readonly v3Deps: V3Deps;
   private readonly appTokens: AppTokens;
   private readonly webhookBook: WebhookBook;
+  private readonly delivery: WebhookDelivery;
+  private readonly webhookEvents: WebhookEvents;
+  private timeScale = 1;
   private http: HttpServer | undefined;
   private readonly listeners: Partial<Record<Exclude<Host, 'api'>, HttpServer>> = {};
   private readonly logLine: (line: string) => void;
@@ -122,6 +137,13 @@ export class SmartcarEmulator {
     };
     if (!this.v3Credentials.clientId || !this.v3Credentials.clientSecret) {
       throw new Error('SmartcarEmulator: v3 needs clientId and clientSecret');
+    }
+    if (options.managementToken !== undefined && (typeof options.managementToken !== 'string' || options.managementToken === '')) {
+      throw new Error('SmartcarEmulator: managementToken must be a non-empty string');
+    }
+    this.managementToken = options.managementToken ?? randomBytes(32).toString('hex');
+    if (options.webhookTimeScale !== undefined) {
+      this.webhookTimeScale = options.webhookTimeScale;
     }
     this.autoApprove = options.autoApprove ?? false;
     this.logLine = options.log ?? (() => undefined);
@@ -147,6 +169,12 @@ export class SmartcarEmulator {
       commandLatencyMs: () => this.commandLatencyMs, longRunningAfterMs: () => this.longRunningAfterMs,
       origin: (host) => this.origins[host],
     };
+    this.delivery = new WebhookDelivery({
+      clock: this.clock, webhooks: this.webhookBook, managementToken: this.managementToken, timeScale: () => this.timeScale, log: this.logLine,
+    });
+    this.webhookEvents = new WebhookEvents(this.v3Deps, this.delivery, this.managementToken, this.logLine);
+    this.webhookBook.onSubscribe.push((sub) => this.webhookEvents.subscribed(sub));
+    this.state.onVehicleChange.push((id) => this.webhookEvents.observe(id));
   }
 
   static async start(options: EmulatorOptions): Promise<SmartcarEmulator> {
@@ -155,7 +183,7 @@ export class SmartcarEmulator {
     // The whole-suite secrets check (test/zz-suite) proves none of these ever reaches captured output.
     recordSecrets('emulator', [
       options.clientSecret, Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64'),
-      v3.clientSecret, Buffer.from(`${v3.clientId}:${v3.clientSecret}`).toString('base64'),
+      v3.clientSecret, Buffer.from(`${v3.clientId}:${v3.clientSecret}`).toString('base64'), emu.managementToken,
     ]);
     emu.stopRecording = beforeFlush(() => recordSecrets('emulator', emu.issuedSecrets()));
     const host = options.host ?? '127.0.0.1';
@@ -198,6 +226,8 @@ export class SmartcarEmulator {
   }
 
   async close(): Promise<void> {
+    // First, so no retry or receiver call outlives the emulator (node --test would wait for it).
+    this.delivery.close();
     recordSecrets('emulator', this.issuedSecrets());
     this.stopRecording();
     const all = [this.http, this.listeners.iam, this.listeners.v3, this.listeners.management];
@@ -294,6 +324,7 @@ export class SmartcarEmulator {
   updateVehicle(id: string, patch: VehicleInit): EmulatedVehicle {
     const v = this.vehicle(id);
     mergeVehicle(v, { dataAt: this.clock.now(), ...patch });
+    this.state.vehicleChanged(id);
     return v;
   }
 
@@ -367,7 +398,7 @@ export class SmartcarEmulator {
     this.appTokens.expireAll();
   }
 
-  // ---- webhooks and subscriptions (management API; delivery is not emulated) ---------------------
+  // ---- webhooks and subscriptions (management API) ------------------------------------------------
 
   /** A webhook as made in the Dashboard (the API cannot create one). */
   addWebhook(init: WebhookInit): Webhook {
@@ -376,6 +407,11 @@ export class SmartcarEmulator {
 
   webhooks(): Webhook[] {
     return [...this.webhookBook.webhooks.values()].map((w) => ({ ...w }));
+  }
+
+  /** Edits a webhook as the Dashboard does (a disabled one gets nothing; a new URL is unverified). */
+  updateWebhook(id: string, patch: WebhookPatch): Webhook {
+    return { ...this.webhookBook.update(id, patch) };
   }
 
   /**
@@ -398,6 +434,62 @@ export class SmartcarEmulator {
     return this.webhookBook.list().map((s) => ({ ...s }));
   }
 
+  // ---- webhook delivery (webhooks 4.0) ----------------------------------------------------------
+
+  /** The Dashboard's Verify: POSTs the VERIFY challenge and resolves with the receiver's answer and whether it was right. */
+  verifyWebhook(webhookId: string): Promise<VerifyResult> {
+    return this.webhookEvents.verify(webhookId);
+  }
+
+  /**
+   * A VEHICLE_STATE to every subscription of the vehicle to an enabled webhook now, even when nothing
+   * changed (e.g. after editing `emu.vehicle(id)` directly). Returns the event ids; sending is async.
+   */
+  deliverState(vehicleId: string, opts?: DeliverStateOptions): string[] {
+    return this.webhookEvents.deliverState(vehicleId, opts);
+  }
+
+  /** A VEHICLE_ERROR (ERROR or RESOLVED) to every subscription of the vehicle. Returns the event ids. */
+  vehicleError(vehicleId: string, init: VehicleErrorInit): string[] {
+    return this.webhookEvents.vehicleError(vehicleId, init);
+  }
+
+  /** Arms a delivery fault for the next `times` attempts (of one vehicle, when given). */
+  injectDelivery(fault: DeliveryFault, opts: { times?: number; vehicleId?: string } = {}): void {
+    this.delivery.faults.add(fault, opts.times ?? 1, opts.vehicleId);
+  }
+
+  /** The armed delivery faults (list, clear). */
+  get deliveryFaults(): DeliveryFaultBook {
+    return this.delivery.faults;
+  }
+
+  /** Every delivery attempt, in the order their outcome was known (the live array; resetLog clears it). */
+  get deliveries(): readonly DeliveryLogEntry[] {
+    return this.delivery.log;
+  }
+
+  /** Clears the delivery log only. */
+  clearDeliveries(): void {
+    this.delivery.log.length = 0;
+  }
+
+  /** Resolves when no delivery is in flight, waiting for a retry, or held by a reorder fault. */
+  settleDeliveries(): Promise<void> {
+    return this.delivery.settle();
+  }
+
+  get webhookTimeScale(): number {
+    return this.timeScale;
+  }
+
+  set webhookTimeScale(scale: number) {
+    if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) {
+      throw new RangeError(`webhookTimeScale must be a positive number, got ${String(scale)}`);
+    }
+    this.timeScale = scale;
+  }
+
   // ---- faults, log, billing ---------------------------------------------------------------
 
   inject(match: FaultMatch, fault: Fault, times = 1): void {
@@ -408,8 +500,10 @@ export class SmartcarEmulator {
     return this.limits.billedCount(vehicleId);
   }
 
+  /** Clears the request log and the delivery log. */
   resetLog(): void {
     this.requests.length = 0;
+    this.delivery.log.length = 0;
   }
 
   set refreshGraceMs(ms: number) {

@@ -58,6 +58,11 @@ export class EmulatorState {
   readonly onDisconnect: ((c: Connection) => void)[] = [];
   /** Called after a connection is created (webhooks with autoSubscribe pick it up). */
   readonly onConnect: ((c: Connection) => void)[] = [];
+  /**
+   * Called after anything that may change what a vehicle's signals report (updateVehicle, a command
+   * that succeeded, a connection's permissions): v3 webhooks compare and deliver what changed.
+   */
+  readonly onVehicleChange: ((vehicleId: string) => void)[] = [];
   private readonly accessTokens = new Map<string, AccessToken>();
   private readonly refreshTokens = new Map<string, RefreshToken>();
 
@@ -75,8 +80,16 @@ export class EmulatorState {
           fn(c);
         }
       }
+      // Re-connecting may grant or take permissions: the PERMISSION signal errors change with them.
+      this.vehicleChanged(vehicleId);
       return c;
     });
+  }
+
+  vehicleChanged(vehicleId: string): void {
+    for (const fn of this.onVehicleChange) {
+      fn(vehicleId);
+    }
   }
 
   /**

@@ -131,6 +131,8 @@ export async function runCommand(ctx: Ctx, deps: V3Deps, scope: VehicleScope, na
       const now = deps.clock.now();
       try {
         cmd.run(scope.v, params ?? {}, now);
+        // The car changed: webhooks deliver it (asynchronously, so this answer is not held up).
+        deps.state.vehicleChanged(scope.v.id);
         return { ok: true, completedAt: now };
       } catch (err) {
         return refused(err, now);

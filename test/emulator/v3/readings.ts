@@ -41,6 +41,17 @@ export interface V3Readings {
    * 200 with each car-sourced signal ERROR {VEHICLE_STATE, code} keeping the last retrieved body (HEL) (ref §3.3, §4).
    */
   offlineRead: 'request-error' | 'cached-signal-errors';
+  // ---- webhooks 4.0 deliveries (smartcar-api.md §6.2, v3 ref §6) -----------------------------------
+  /**
+   * VEHICLE_STATE triggers: `data.triggers[]` of bare signal refs {code,name,group}, with the top-level
+   * `vehicleId` of the same docs example ('data'), or top-level `triggers[]` of {type:'SIGNAL_UPDATED',
+   * signal:{name,code,group}} and no top-level vehicleId, as in the real Jaguar payload ('top-level').
+   */
+  webhookTriggers: 'data' | 'top-level';
+  /** VEHICLE_ERROR `errors[].signals`: objects {code,name,group} (docs) or dotted 'Group.Name' strings (WB fixture) (v3 ref §6). */
+  webhookErrorSignals: 'objects' | 'dotted';
+  /** `meta.deliveredAt`: epoch ms (VEHICLE_STATE docs example, real payload) or ISO 8601 (VERIFY docs example). */
+  webhookDeliveredAt: 'ms' | 'iso';
 }
 
 export const READING_VALUES: { readonly [K in keyof V3Readings]: readonly V3Readings[K][] } = {
@@ -61,6 +72,9 @@ export const READING_VALUES: { readonly [K in keyof V3Readings]: readonly V3Read
   doorsKey: ['values', 'doors'],
   connectParam: ['client_id', 'either'],
   offlineRead: ['request-error', 'cached-signal-errors'],
+  webhookTriggers: ['data', 'top-level'],
+  webhookErrorSignals: ['objects', 'dotted'],
+  webhookDeliveredAt: ['ms', 'iso'],
 };
 
 export const DEFAULT_READINGS: Readonly<V3Readings> = {
@@ -81,6 +95,9 @@ export const DEFAULT_READINGS: Readonly<V3Readings> = {
   doorsKey: 'values',
   connectParam: 'client_id',
   offlineRead: 'request-error',
+  webhookTriggers: 'data',
+  webhookErrorSignals: 'objects',
+  webhookDeliveredAt: 'ms',
 };
 
 /** Every combination's name → values, for suites that loop over all readings. */

@@ -2,6 +2,7 @@
 // the permission each needs, and GET /vehicles/{id}/signals[/{code}] in the JSON:API shapes of the
 // reference, per the readings (store, paging, timestamps, units, fuel level, envelope, ungranted,
 // offline, billing). Per-signal failures sit inside a 200 answer as status ERROR / UNAVAILABLE.
+// VEHICLE_STATE webhooks carry the same evaluation (evaluateSignals), so the two cannot drift.
 import type { Connection } from '../connections.js';
 import { ApiError } from '../errors.js';
 import type { SignalFault } from '../faults.js';
@@ -86,8 +87,9 @@ export const signalDef = (code: string): SignalDef | undefined => SIGNALS.find((
 /** The connected vehicle a signals or command request is about. */
 export interface VehicleScope { v: EmulatedVehicle; connection: Connection; userId: string }
 
-type Status = { value: 'SUCCESS' } | { value: 'ERROR'; error: { type: string; code: string | null } } | { value: 'UNAVAILABLE' };
-interface Evaluated { def: SignalDef; status: Status; body?: object; values?: Retrieved; at: number }
+export type SignalStatus = { value: 'SUCCESS' } | { value: 'ERROR'; error: { type: string; code: string | null } } | { value: 'UNAVAILABLE' };
+/** One signal as Smartcar holds it for a vehicle: status, body (if any), and the values it came from. */
+export interface Evaluated { def: SignalDef; status: SignalStatus; body?: object; values?: Retrieved; at: number }
 
 function timestamp(r: V3Readings, ms: number): number | string {
   return r.timestamps === 'ms' ? ms : r.timestamps === 's' ? Math.floor(ms / 1000) : new Date(ms).toISOString();
@@ -128,6 +130,14 @@ function evaluate(deps: V3Deps, scope: VehicleScope, d: SignalDef, source: Exclu
     }
   }
   return out;
+}
+
+/**
+ * Every signal of the vehicle in list order (ungranted ones left out under `ungrantedSignals: omit`):
+ * what GET /signals serves and what a VEHICLE_STATE webhook carries, so the two cannot drift.
+ */
+export function evaluateSignals(deps: V3Deps, scope: VehicleScope, source: Exclude<Source, { kind: 'empty' }>, faults: SignalFault[]): Evaluated[] {
+  return SIGNALS.map((d) => evaluate(deps, scope, d, source, faults)).filter((e): e is Evaluated => e !== 'omit');
 }
 
 function resource(deps: V3Deps, vehicleId: string, e: Evaluated): object {
@@ -206,8 +216,7 @@ export async function listSignals(ctx: Ctx, deps: V3Deps, scope: VehicleScope): 
     if (source.kind === 'offline' && deps.readings.offlineRead === 'request-error') {
       throw new ApiError(asV3(source.error));
     }
-    const all = source.kind === 'empty' ? []
-      : SIGNALS.map((d) => evaluate(deps, scope, d, source, faults.signal)).filter((e): e is Evaluated => e !== 'omit');
+    const all = source.kind === 'empty' ? [] : evaluateSignals(deps, scope, source, faults.signal);
     const p = paginate(all, number, size);
     const r = deps.readings;
     const v = scope.v;

@@ -1,7 +1,8 @@
 // Webhooks (made in the Dashboard, so only in-process or through the control API: there is no
 // POST /webhooks, v3 ref §3.5) and subscriptions of connected vehicles to them. A vehicle with a
 // subscription to an enabled webhook is served live by the 'daily' and 'empty-until-subscribed'
-// signal stores. Delivery is not emulated (yet).
+// signal stores, and gets webhooks 4.0 events: a new subscription tells `onSubscribe` (its
+// FIRST_DELIVERY, webhook-events.ts), which decides what is sent; delivery.ts sends it.
 import { randomUUID } from 'node:crypto';
 import type { EmulatorClock } from '../clock.js';
 import type { Connection } from '../connections.js';
@@ -14,9 +15,16 @@ export interface Webhook {
   autoSubscribe: boolean;
   errorCallbackUri: string | null;
   createdAt: number;
+  /** The last VERIFY challenge was answered correctly (emu.verifyWebhook); a failed one clears it. */
+  verified: boolean;
+  /** When it last was (emulator clock), or null. */
+  verifiedAt: number | null;
 }
 
 export interface WebhookInit { name: string; callbackUri: string; isEnabled?: boolean; autoSubscribe?: boolean; errorCallbackUri?: string | null }
+
+/** What the Dashboard lets one change on a webhook. */
+export type WebhookPatch = Partial<Pick<Webhook, 'name' | 'callbackUri' | 'isEnabled' | 'autoSubscribe' | 'errorCallbackUri'>>;
 
 export interface Subscription {
   id: string;
@@ -29,6 +37,8 @@ export interface Subscription {
 
 export class WebhookBook {
   readonly webhooks = new Map<string, Webhook>();
+  /** Called after a new subscription is made (API, emu.subscribe, autoSubscribe): its first delivery. */
+  readonly onSubscribe: ((s: Subscription) => void)[] = [];
   private readonly subs = new Map<string, Subscription>();
 
   constructor(private readonly clock: EmulatorClock) {}
@@ -40,8 +50,29 @@ export class WebhookBook {
     const w: Webhook = {
       id: randomUUID(), name: init.name, callbackUri: init.callbackUri, isEnabled: init.isEnabled ?? true,
       autoSubscribe: init.autoSubscribe ?? false, errorCallbackUri: init.errorCallbackUri ?? null, createdAt: this.clock.now(),
+      verified: false, verifiedAt: null,
     };
     this.webhooks.set(w.id, w);
+    return w;
+  }
+
+  /** Edits a webhook; a new callback URI is unverified until the next VERIFY (as the Dashboard re-verifies on a URL change). */
+  update(id: string, patch: WebhookPatch): Webhook {
+    const w = this.webhooks.get(id);
+    if (!w) {
+      throw new Error(`unknown webhook ${id}`);
+    }
+    const next = { ...w, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+    if (typeof next.name !== 'string' || next.name === '' || typeof next.callbackUri !== 'string' || next.callbackUri === ''
+      || typeof next.isEnabled !== 'boolean' || typeof next.autoSubscribe !== 'boolean'
+      || (next.errorCallbackUri !== null && typeof next.errorCallbackUri !== 'string')) {
+      throw new Error('updateWebhook: name and callbackUri must be non-empty strings, isEnabled and autoSubscribe booleans');
+    }
+    if (next.callbackUri !== w.callbackUri) {
+      next.verified = false;
+      next.verifiedAt = null;
+    }
+    Object.assign(w, next);
     return w;
   }
 
@@ -54,6 +85,9 @@ export class WebhookBook {
     const now = this.clock.now();
     const sub: Subscription = { id: randomUUID(), webhookId, userId, vehicleId, createdAt: now, updatedAt: now };
     this.subs.set(sub.id, sub);
+    for (const fn of this.onSubscribe) {
+      fn(sub);
+    }
     return { sub, existed: false };
   }
 
@@ -72,7 +106,12 @@ export class WebhookBook {
 
   /** Whether the signal store serves this vehicle live: a subscription to an enabled webhook. */
   isSubscribed(vehicleId: string): boolean {
-    return this.list().some((s) => s.vehicleId === vehicleId && this.webhooks.get(s.webhookId)?.isEnabled === true);
+    return this.active(vehicleId).length > 0;
+  }
+
+  /** The vehicle's subscriptions to enabled webhooks: the ones that get its events. */
+  active(vehicleId: string): Subscription[] {
+    return this.list().filter((s) => s.vehicleId === vehicleId && this.webhooks.get(s.webhookId)?.isEnabled === true);
   }
 
   /** A disconnect takes the connection's subscriptions with it. */
