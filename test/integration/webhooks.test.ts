@@ -42,7 +42,7 @@ function signed(url: string, payload: unknown, key = AMT): Promise<Sent> {
   return post(url, raw, { 'content-type': 'application/json', 'sc-signature': createHmac('sha256', key).update(raw).digest('hex'), 'user-agent': 'Smartcar/4.0' });
 }
 
-function stateEvent(vehicleId: string, userId: string, soc: number, oemUpdatedAt: number, eventId = randomUUID(), mode = 'LIVE'): Record<string, unknown> {
+function stateEvent(vehicleId: string, userId: string, soc: number, oemUpdatedAt: number, eventId: string = randomUUID(), mode = 'LIVE'): Record<string, unknown> {
   return {
     eventId, eventType: 'VEHICLE_STATE',
     data: {
@@ -73,7 +73,8 @@ describe('webhooks through the platform', () => {
   before(async () => {
     // Silence is judged within short bounds here, so polling's return is seen in seconds.
     Object.assign(timing, { silenceMinMs: 2500, silenceMaxMs: 2500, firstDeliveryWaitMs: 1000, persistEveryMs: 50 });
-    emu = await startEmulator();
+    // The emulator signs its own deliveries (the first after subscribing) with the same token.
+    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.001 });
     const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
     userId = user.id;
     bevId = emu.addVehicle(user.id, {

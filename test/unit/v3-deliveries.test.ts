@@ -107,7 +107,7 @@ describe('webhook deliveries: accepted', () => {
   it('a signal in ERROR in a delivery is that signal\'s failure', () => {
     const e = event(receive(state({}, [soc, lockError])));
     const { result } = e.body as { result: ReadResult };
-    assert.equal(result.failures.lock?.kind, 'not-capable');
+    assert.equal((result.failures.lock as { kind?: string } | undefined)?.kind, 'not-capable');
     assert.equal(result.values.batteryPercent, 78);
   });
 
