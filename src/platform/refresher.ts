@@ -15,6 +15,7 @@ import type { Fleet } from './fleet.js';
 import { LogOnce } from './log-once.js';
 
 const MINUTE_MS = 60_000;
+const DEADLINE_MARGIN_MS = 1000;
 
 type RateLimited = SmartcarProblem & { retryAfterSeconds?: number };
 
@@ -159,11 +160,13 @@ export class Refresher {
     if (vouched !== undefined && vouched > now) {
       // Deliveries bring every change; a poll is due only should they fall silent. The stale threshold
       // keeps the last polling plan: once they stop, the values age as before.
-      this.plans.set(v.id, { delayMs: vouched - now + 1, why: 'webhook deliveries bring every change', focus: false });
+      // Just past the deadline (timers may fire a little early): then the read happens unless a delivery came.
+      const delayMs = vouched - now + DEADLINE_MARGIN_MS;
+      this.plans.set(v.id, { delayMs, why: 'webhook deliveries bring every change', focus: false });
       if (announce) {
         this.deps.log.debug(`${v.name}: no scheduled read while webhook deliveries arrive (next look ${Math.round((vouched - now) / MINUTE_MS)} min from now)`);
       }
-      return vouched - now + 1;
+      return delayMs;
     }
     // Smartcar serves a stored copy until its next daily refresh: reading before then spends requests for nothing.
     const useful = v.usefulReadAfter;

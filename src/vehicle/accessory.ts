@@ -367,6 +367,9 @@ export class VehicleAccessory {
       delete empty[signal];
     }
     for (const [signal, err] of Object.entries(result.failures) as [Signal, SmartcarProblem][]) {
+      if (err.kind === 'not-capable' && (err as NotCapableError).conclusive !== false && ctx.incapable?.includes(signal)) {
+        continue; // known: every webhook delivery lists the signals the car cannot deliver
+      }
       if (err.kind === 'not-capable' && (err as NotCapableError).conclusive !== false) {
         // Smartcar's own answer (COMPATIBILITY): the car cannot deliver it, now or later.
         ctx.incapable = [...new Set([...(ctx.incapable ?? []), signal])];

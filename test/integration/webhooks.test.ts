@@ -218,3 +218,76 @@ describe('webhooks through the platform', () => {
     assert.equal(await battery(), 70);
   });
 });
+
+describe('webhooks from the emulator: the car changes, the emulator delivers', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+  let bevId: string;
+  const saved = { ...timing };
+
+  const battery = () => read(accessoryNamed(world.api, 'Model 3'), Service.Battery, Characteristic.BatteryLevel);
+  const plugged = () => read(accessoryNamed(world.api, 'Model 3'), Service.ContactSensor, Characteristic.ContactSensorState);
+  const signalReads = () => emu.requests.filter((r) => r.host === 'v3' && r.vehicleId === bevId && r.path.includes('/signals')).length;
+  const webhookLine = () => world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === bevId)?.webhook ?? '';
+
+  before(async () => {
+    Object.assign(timing, { silenceMinMs: 2500, silenceMaxMs: 2500, firstDeliveryWaitMs: 1000, persistEveryMs: 50 });
+    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.001 });
+    const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
+    bevId = emu.addVehicle(user.id, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
+      battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'CHARGING', limit: 0.9 },
+    }).id;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/hooks/smartcar`;
+    emu.addWebhook({ name: 'Homebridge', callbackUri: url });
+    world = await startConnected(emu, user.id, { config: { webhookUrl: url, managementToken: AMT, webhookPort: port, webhookBind: '127.0.0.1' } });
+    await waitFor('the first delivery', async () => (await emu.settleDeliveries(), /^Webhook deliveries arrive/.test(webhookLine())), 8000);
+  });
+
+  after(async () => {
+    await world?.shutdown();
+    await emu?.close();
+    Object.assign(timing, saved);
+  });
+
+  it('unplugging and a lower level reach HomeKit by webhook, with no request billed', async () => {
+    const billed = emu.billedCount(bevId);
+    const reads = signalReads();
+    emu.updateVehicle(bevId, { charge: { isPluggedIn: false, state: 'NOT_CHARGING', limit: 0.9 }, battery: { percentRemaining: 0.58, rangeKm: 290, capacityKwh: 75 } });
+    await emu.settleDeliveries();
+    await waitFor('58 % unplugged', async () => (await battery()) === 58 && (await plugged()) === Characteristic.ContactSensorState.CONTACT_NOT_DETECTED);
+    assert.equal(emu.billedCount(bevId), billed);
+    assert.equal(signalReads(), reads, 'nothing was read');
+  });
+
+  it('duplicates and reordered deliveries leave the newest state', async () => {
+    emu.injectDelivery({ kind: 'duplicate' }, { times: 2, vehicleId: bevId });
+    emu.injectDelivery({ kind: 'reorder' }, { times: 1, vehicleId: bevId });
+    emu.updateVehicle(bevId, { battery: { percentRemaining: 0.57, rangeKm: 285, capacityKwh: 75 } });
+    emu.updateVehicle(bevId, { battery: { percentRemaining: 0.56, rangeKm: 280, capacityKwh: 75 } });
+    await emu.settleDeliveries();
+    await waitFor('56 %', async () => (await battery()) === 56);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await battery(), 56, 'the older 57 % delivered last did not win');
+  });
+
+  it('dropped deliveries make polling take over, and the next delivery hands back', async () => {
+    // A delivery that arrives first: the silence below starts from it, whatever the tests before took.
+    emu.updateVehicle(bevId, { battery: { percentRemaining: 0.59, rangeKm: 295, capacityKwh: 75 } });
+    await emu.settleDeliveries();
+    await waitFor('59 % by webhook', async () => (await battery()) === 59);
+    emu.injectDelivery({ kind: 'drop' }, { times: 1, vehicleId: bevId });
+    emu.updateVehicle(bevId, { battery: { percentRemaining: 0.55, rangeKm: 275, capacityKwh: 75 } });
+    await emu.settleDeliveries();
+    const reads = signalReads();
+    assert.match(webhookLine(), /^Webhook deliveries arrive/, 'the silence is counted from the last delivery that arrived');
+    await waitFor('polling to take over', () => signalReads() > reads, 8000);
+    await waitFor('the polled value', async () => (await battery()) === 55);
+    assert.match(webhookLine(), /^No webhook delivery since .*polling again/);
+    emu.updateVehicle(bevId, { battery: { percentRemaining: 0.54, rangeKm: 270, capacityKwh: 75 } });
+    await emu.settleDeliveries();
+    await waitFor('54 % by webhook', async () => (await battery()) === 54);
+    assert.match(webhookLine(), /^Webhook deliveries arrive/);
+  });
+});
