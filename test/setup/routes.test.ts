@@ -52,6 +52,14 @@ describe('setup page routes', () => {
       assert.match(body, /action="\/paste"/);
     });
 
+    it('shows whether webhook deliveries arrive when webhooks are on (escaped), and nothing of them when off', async () => {
+      assert.doesNotMatch(await (await get(s.base, '/')).text(), /Webhooks/);
+      s.host.users[0]!.vehicles[0]!.webhook = 'No webhook delivery since 2026-12-01 09:00 UTC <b>x</b>: polling again until one arrives';
+      const body = await (await get(s.base, '/')).text();
+      assert.match(body, /<dt>Webhooks<\/dt><dd class="webhook">No webhook delivery since 2026-12-01 09:00 UTC &lt;b&gt;x&lt;\/b&gt;: polling again/);
+      delete s.host.users[0]!.vehicles[0]!.webhook;
+    });
+
     it('shows what needs the owner: re-connect after an authorization failure, missing permissions', async () => {
       s.host.users[0]!.needsReauth = true;
       s.host.users[0]!.problem = 'Smartcar refused the refresh token.';
