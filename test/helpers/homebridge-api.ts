@@ -1,6 +1,7 @@
-// A fake Homebridge API around the real HAP library (hap-nodejs from the installed homebridge 1.11)
-// and Homebridge's real PlatformAccessory class: the plugin builds real services and characteristics,
-// tests read and write them like a controller would (handleGetRequest / handleSetRequest).
+// A fake Homebridge API around the real HAP library (hap-nodejs from the installed homebridge 1.11, or
+// with HBSC_HAP=2 Homebridge 2.4's) and Homebridge's real PlatformAccessory class: the plugin builds real
+// services and characteristics, tests read and write them like a controller would (handleGetRequest /
+// handleSetRequest).
 // Reference: shared/reference/homebridge.md §6.4.
 import { EventEmitter } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import type { API, Characteristic, PlatformAccessory, PlatformConfig, Service, W
 
 import plugin from '../../src/index.js';
 import type { SmartcarPlatform } from '../../src/platform.js';
+import { homebridge2 } from './homebridge2.js';
 import { captureLog, type CapturedLog } from './log.js';
 import { recordTokenFiles } from './suite-capture.js';
 
@@ -21,18 +23,36 @@ type PlatformAccessoryStatic = API['platformAccessory'] & {
   deserialize(json: unknown): PlatformAccessory;
 };
 
-const require = createRequire(import.meta.url);
 /** HBSC_HAP=2 runs the same tests on Homebridge 2.4's HAP (@homebridge/hap-nodejs 2.x) and PlatformAccessory. */
 export const HAP_GENERATION = process.env.HBSC_HAP === '2' ? 2 : 1;
+// Homebridge 2.x is not in node_modules (it wants Node 22): its copy lives where scripts/homebridge2.sh
+// installed it, and HAP 2.x is resolved from there too, the very module its PlatformAccessory uses.
+const require = HAP_GENERATION === 2 ? createRequire(join(homebridge2Dir(), 'package.json')) : createRequire(import.meta.url);
+const HAP_PACKAGE = HAP_GENERATION === 2 ? '@homebridge/hap-nodejs' : 'hap-nodejs';
+
+function homebridge2Dir(): string {
+  const { copy, missing } = homebridge2();
+  if (!copy) {
+    throw new Error(`HBSC_HAP=2 needs Homebridge 2.x: ${missing}`);
+  }
+  return copy.dir;
+}
+
+/** A module of the HAP library under test, e.g. 'dist/lib/model/IdentifierCache'. */
+export function requireHap(subpath: string): unknown {
+  return require(`${HAP_PACKAGE}/${subpath}`);
+}
+
 async function loadHomebridge(): Promise<{ hap: API['hap']; PlatformAccessoryClass: PlatformAccessoryStatic }> {
   if (HAP_GENERATION === 2) {
     // Homebridge 2.x exports PlatformAccessory as a type only; load the runtime class by path.
-    const dir = dirname(require.resolve('homebridge2'));
+    const dir = dirname(require.resolve('homebridge'));
     const mod = await import(pathToFileURL(join(dir, 'platformAccessory.js')).href) as { PlatformAccessory: PlatformAccessoryStatic };
-    return { hap: await import('@homebridge/hap-nodejs') as unknown as API['hap'], PlatformAccessoryClass: mod.PlatformAccessory };
+    const hap = await import(pathToFileURL(require.resolve(HAP_PACKAGE)).href) as unknown as API['hap'];
+    return { hap, PlatformAccessoryClass: mod.PlatformAccessory };
   }
   const { PlatformAccessory } = require('homebridge/lib/platformAccessory') as { PlatformAccessory: PlatformAccessoryStatic };
-  return { hap: require('hap-nodejs') as API['hap'], PlatformAccessoryClass: PlatformAccessory };
+  return { hap: require(HAP_PACKAGE) as API['hap'], PlatformAccessoryClass: PlatformAccessory };
 }
 const loaded = await loadHomebridge();
 export const hap = loaded.hap;

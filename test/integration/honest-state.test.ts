@@ -5,11 +5,10 @@
 // is removed only on Smartcar's compatibility answer or three empty answers in a row, and comes back.
 // A lock of unknown state claims no target nobody asked for; a refused command's fault ends with a look.
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, HAP_GENERATION, hap, pushed, read, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { accessoryNamed, hap, pushed, read, requireHap, told, waitFor, write, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
 
@@ -229,7 +228,7 @@ describe('services do not vanish on one odd answer (API v2)', () => {
   const batteryService = (car: ReturnType<typeof accessoryNamed>) => car.services.find((s) => s.UUID === Service.Battery.UUID);
   // HAP's own id assignment, with one cache as a bridge keeps it across the run: HomeKit knows a service by its iid.
   type IdCache = new (username: string) => unknown;
-  const { IdentifierCache } = createRequire(import.meta.url)(`${HAP_GENERATION === 2 ? '@homebridge/hap-nodejs' : 'hap-nodejs'}/dist/lib/model/IdentifierCache`) as { IdentifierCache: IdCache };
+  const { IdentifierCache } = requireHap('dist/lib/model/IdentifierCache') as { IdentifierCache: IdCache };
   const ids = new IdentifierCache('bridge');
   const batteryIids = (car: ReturnType<typeof accessoryNamed>): number[] => {
     (car as unknown as { _associatedHAPAccessory: { _assignIDs(cache: unknown): void } })._associatedHAPAccessory._assignIDs(ids);
