@@ -37,6 +37,15 @@ describe('the published package', () => {
     assert.deepEqual(files.filter((f) => /^(src|test|scripts|\.ci)\//.test(f)), []);
   });
 
+  it('ships the license package.json names, and says who wrote it', async () => {
+    assert.ok(files.includes('LICENSE'), 'LICENSE is packed');
+    assert.equal(manifest.license, 'MIT');
+    const license = await readFile(join(work, 'node_modules/homebridge-smartcar/LICENSE'), 'utf8');
+    assert.match(license, /^MIT License\n\nCopyright \(c\) \d{4} \S/);
+    const author = manifest.author as { name?: string } | string | undefined;
+    assert.ok(typeof author === 'string' ? author.length > 0 : (author?.name ?? '').length > 0, 'package.json has an author');
+  });
+
   it('brings neither homebridge nor hap-nodejs into the owner\'s node_modules', () => {
     for (const banned of ['homebridge', 'hap-nodejs', '@homebridge/hap-nodejs']) {
       assert.equal(existsSync(join(work, 'node_modules', banned)), false, `${banned} must not be installed`);
