@@ -290,4 +290,49 @@ describe('webhooks from the emulator: the car changes, the emulator delivers', (
     await waitFor('54 % by webhook', async () => (await battery()) === 54);
     assert.match(webhookLine(), /^Webhook deliveries arrive/);
   });
+
+  it('a VEHICLE_ERROR that needs the owner (permission withdrawn) asks for Connect again, like a failed read', async () => {
+    emu.vehicleError(bevId, { type: 'PERMISSION', code: null, state: 'ERROR', description: 'The owner withdrew a permission', resolution: 'REAUTHENTICATE' });
+    await emu.settleDeliveries();
+    await waitFor('the reconnect request', () => world.platform.status().some((u) => u.vehicles.some((v) => v.vehicleId === bevId && v.problems.some((p) => /connect this vehicle again/.test(p)))));
+    assert.match(world.logs.text(), /Smartcar needs Model 3 to be connected again/);
+  });
+
+  it('Disconnect unsubscribes the car from the webhook before Smartcar drops its connection', async () => {
+    emu.resetLog();
+    await world.platform.disconnect(bevId);
+    const deletes = emu.requests.filter((r) => r.method === 'DELETE');
+    const unsubscribe = deletes.findIndex((r) => r.host === 'management' && r.path.includes('subscriptions'));
+    const disconnect = deletes.findIndex((r) => r.host === 'v3' && r.path.includes('/connections/'));
+    assert.ok(unsubscribe >= 0, `an unsubscribe (${JSON.stringify(deletes.map((r) => `${r.host} ${r.path}`))})`);
+    assert.ok(disconnect > unsubscribe, 'before the disconnect');
+    assert.equal(emu.subscriptions().filter((sub) => sub.vehicleId === bevId).length, 0);
+  });
+});
+
+describe('webhooks configured, but no such webhook in the Dashboard', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+
+  before(async () => {
+    emu = await startEmulator({ managementToken: AMT });
+    const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
+    emu.addVehicle(user.id, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
+      battery: { percentRemaining: 0.76, rangeKm: 380, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'CHARGING', limit: 0.9 } });
+    emu.addWebhook({ name: 'Something else', callbackUri: 'https://other.example.com/hook' });
+    const port = await freePort();
+    world = await startConnected(emu, user.id, { config: { webhookUrl: `http://127.0.0.1:${port}/smartcar`, managementToken: AMT, webhookPort: port, webhookBind: '127.0.0.1' } });
+  });
+
+  after(async () => {
+    await world?.shutdown();
+    await emu?.close();
+  });
+
+  it('says which callback URI to add, and the car is polled as without webhooks', async () => {
+    await waitFor('the warning', () => /No webhook in the Smartcar Dashboard has the callback URI http:\/\/127\.0\.0\.1:\d+\/smartcar \(webhookUrl\): add one there/.test(world.logs.text()));
+    await waitFor('the polled value', async () => (await read(accessoryNamed(world.api, 'Model 3'), Service.Battery, Characteristic.BatteryLevel)) === 76);
+    const line = world.platform.status()[0]!.vehicles[0]!.webhook ?? '';
+    assert.match(line, /^Not subscribed to the webhook \(No webhook in the Smartcar Dashboard/);
+  });
 });
