@@ -2,6 +2,8 @@
 // platform, policy, scheduler, backend (v2: the SDK and per-user tokens; v3: the application token and
 // the signals read) and the emulator's billing, on the emulator's clock with virtual timers. HomeKit's
 // plugged-in, charging, lock and level values are compared with the truth after every read.
+import { createServer } from 'node:net';
+
 import type { SmartcarEmulator } from '../test/emulator/index.js';
 import { accessoryNamed, hap, pushed, waitFor } from '../test/helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../test/helpers/plugin-world.js';
@@ -302,9 +304,31 @@ class Level {
  */
 export type LifeKind = 'full' | 'charge-only';
 
-/** Runs warm-up + measured month for one configuration on one backend; returns March's figures. */
-export async function simulateMonth(label: string, api: Api, config: Record<string, unknown>, budget: number, seed = 7, lifeKind: LifeKind = 'full'): Promise<MonthResult> {
-  const emu: SmartcarEmulator = await startEmulator({ monthlyRequestLimit: budget });
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Runs warm-up + measured month for one configuration on one backend; returns March's figures.
+ * `webhooks` (v3): the emulator delivers each change of the car to the plugin's receiver (signed, over
+ * loopback HTTP), and HomeKit is compared with the truth once the delivery is acknowledged; with
+ * `dropEvery: n` every n-th change is never delivered (Smartcar's retries exhausted), the case polling covers.
+ */
+export async function simulateMonth(label: string, api: Api, config: Record<string, unknown>, budget: number, seed = 7, lifeKind: LifeKind = 'full',
+  webhooks: { dropEvery: number } | undefined = undefined): Promise<MonthResult> {
+  const managementToken = 'bench-management-token';
+  const emu: SmartcarEmulator = await startEmulator({ monthlyRequestLimit: budget, ...(webhooks ? { managementToken, webhookTimeScale: 0.001 } : {}) });
+  let webhookConfig: Record<string, unknown> = {};
+  if (webhooks) {
+    const port = await freePort();
+    const webhookUrl = `http://127.0.0.1:${port}/smartcar`;
+    emu.addWebhook({ name: 'Homebridge', callbackUri: webhookUrl });
+    webhookConfig = { webhookUrl, managementToken, webhookPort: port, webhookBind: '127.0.0.1' };
+  }
   const life = lifeKind === 'full' ? scriptedCarLife(seed) : scriptedLife(seed).map((t): LifeEvent => ({ kind: 'charge', ...t }));
   emu.clock.set(WARMUP);
   const userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
@@ -314,7 +338,7 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
   }).id;
   const time = new VirtualTime(emu);
   const uninstall = time.install();
-  const options = { config: { requestsPerVehiclePerMonth: budget, ...config } };
+  const options = { config: { requestsPerVehiclePerMonth: budget, ...webhookConfig, ...config } };
   const world = api === 'v2' ? await startWithTokens(emu, userId, options) : await startConnected(emu, userId, options);
   try {
     // v2 restores the car from its tokens' vehicle list at launch; v3 finds it among the connections.
@@ -332,12 +356,16 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
     const trackers = [plugged, charging, lock, level];
     const chargingOf = (t: Truth): number => (t.state === 'CHARGING' ? Characteristic.ChargingState.CHARGING : Characteristic.ChargingState.NOT_CHARGING);
     let i = 0;
-    const before = (t: number): void => {
+    let changes = 0;
+    const before = async (t: number): Promise<void> => {
       const now = time.now();
       trackers.forEach((k) => k.check(now));
       while (i < life.length && life[i]!.at <= t) {
         const ev = life[i++]!;
         emu.clock.set(Math.max(ev.at, time.now()));
+        if (webhooks !== undefined && webhooks.dropEvery > 0 && ++changes % webhooks.dropEvery === 0) {
+          emu.injectDelivery({ kind: 'drop' }, { times: 1, vehicleId: carId });
+        }
         if (ev.kind === 'charge') {
           emu.updateVehicle(carId, { charge: { isPluggedIn: ev.pluggedIn, state: ev.state, limit: CHARGE_LIMIT / 100 } });
           plugged.change(ev.at, ev.pluggedIn);
@@ -348,6 +376,12 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
         } else {
           emu.updateVehicle(carId, { battery: { percentRemaining: ev.percent / 100, rangeKm: 4.5 * ev.percent, capacityKwh: 75 } });
           level.change(ev.at, ev.percent);
+        }
+        if (webhooks) {
+          // The delivery is real HTTP in real time while the month's clock stands still: its staleness is
+          // the delivery's own time (the emulator does not model Smartcar's latency, so about zero here).
+          await emu.settleDeliveries();
+          trackers.forEach((k) => k.check(time.now()));
         }
       }
     };

@@ -96,6 +96,17 @@ async function month(): Promise<void> {
   console.log(`v2 adaptive, the price of charge-only reads: lock ${pair(c.v2.lock)} vs fixed ${pair(c.v2Fixed.lock)} min, lock read every ${h1(c.v2.lockReads.mean)} h (at most ${h1(c.v2.lockReads.max)} h) vs ${h1(c.v2Fixed.lockReads.mean)} h`);
   console.log(`transitions measured in March: plug ${c.v2.plugged.n}, charging ${c.v2.charging.n}, lock ${c.v2.lock.n}, level ${c.v2.level.n}`);
 
+  // Webhooks (v3): the same life, each change delivered to the plugin's receiver; polling steps back.
+  const hooked = await simulateMonth('v3 webhooks', 'v3', {}, BUDGET, 7, 'full', { dropEvery: 0 });
+  const lossy = await simulateMonth('v3 webhooks, 1 in 10 lost', 'v3', {}, BUDGET, 7, 'full', { dropEvery: 10 });
+  console.log('\nThe same month on v3 with webhooks (the emulator delivers each change at once: Smartcar\'s delivery latency is not modelled;');
+  console.log('"1 in 10 lost": every tenth change never arrives, so it shows with the next delivery or the poll after a silence):');
+  table(['policy', 'billed', 'reads', 'plug mean/p95', 'charge mean/p95', 'lock mean/p95', 'level mean/p95', '430s'],
+    [hooked, lossy, c.v3, c.v3Fixed].map((r) => [r.label, String(r.billed), String(r.reads), pair(r.plugged), pair(r.charging), pair(r.lock), pair(r.level), String(r.refusedForBilling)]));
+  const bounded = [hooked.plugged, hooked.charging, hooked.lock, hooked.level].every((x) => x.p95 <= 1);
+  console.log(`webhooks: every value's staleness bounded by delivery, not by the budget (p95 ≤ 1 min): ${ok(bounded)}; billed ${hooked.billed} vs polling's ${c.v3.billed}: ${ok(hooked.billed < c.v3.billed)}`);
+  console.log(`webhooks with losses: billed ${lossy.billed}; plug mean ${f0(lossy.plugged.mean)} vs polling's ${f0(c.v3.plugged.mean)} min, level mean ${f0(lossy.level.mean)} vs ${f0(c.v3.level.mean)} min`);
+
   // The life earlier runs measured: only the plug and charge change, so nothing else moves the car's
   // data time (sc-data-age / oemUpdatedAt), which the policy takes as the time of a change it learns from.
   const still = await compare(7, 'charge-only');
