@@ -160,3 +160,83 @@ describe('config.schema.json', () => {
     }
   });
 });
+
+// Config UI X draws the schema with its fork of Angular JSON Schema Form: an integer with a minimum and a
+// maximum becomes a range slider unless `x-schema-form` says otherwise, descriptions are inserted as HTML,
+// and the layout decides the order (seen in Config UI X 5.10.0).
+describe('config.schema.json as Config UI X draws it', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const settings = await import('../../src/settings.js');
+  interface FormProp {
+    type: string; title?: string; description?: string; placeholder?: string; default?: unknown;
+    minimum?: number; maximum?: number; 'x-schema-form'?: { type?: string }; properties?: Record<string, FormProp>;
+  }
+  interface LayoutItem { type?: string; title?: string; description?: string; items?: (string | { key: string })[] }
+  const file = JSON.parse(await readFile(new URL('../../config.schema.json', import.meta.url), 'utf8')) as {
+    headerDisplay: string; footerDisplay: string; schema: { properties: Record<string, FormProp> }; layout: LayoutItem[];
+  };
+  const props = file.schema.properties;
+  const all: [string, FormProp][] = Object.entries(props).flatMap(([name, p]) => [
+    [name, p] as [string, FormProp],
+    ...Object.entries(p.properties ?? {}).map(([sub, q]) => [`${name}.${sub}`, q] as [string, FormProp]),
+  ]);
+  const keyOf = (item: string | { key: string }) => typeof item === 'string' ? item : item.key;
+
+  it('types every bounded number into a box, not a slider, and keeps its range', () => {
+    const numbers = all.filter(([, p]) => p.type === 'integer' || p.type === 'number');
+    assert.ok(numbers.length >= 7, numbers.map(([n]) => n).join(', '));
+    for (const [name, p] of numbers) {
+      assert.ok(p.minimum !== undefined && p.maximum !== undefined, `${name} keeps its range`);
+      assert.equal(p['x-schema-form']?.type, 'number', `${name} is typed, not slid`);
+    }
+  });
+
+  it('leaves the automatic numbers empty, with a placeholder that says so', () => {
+    for (const name of ['refreshIntervalMinutes', 'staleAfterMinutes']) {
+      assert.equal(props[name]!.default, undefined, `${name} has no default: empty means automatic`);
+      assert.ok(props[name]!.placeholder, `${name} says what empty means`);
+      assert.match(props[name]!.description ?? '', /^Leave empty for /);
+    }
+  });
+
+  it('masks the secrets', () => {
+    for (const name of ['clientSecret', 'managementToken']) {
+      assert.equal(props[name]!['x-schema-form']?.type, 'password', `${name} is a password input`);
+    }
+  });
+
+  it('says nothing an HTML renderer would eat: no tag-like <…> and no entity in any help text', () => {
+    const texts: [string, string][] = [['headerDisplay', file.headerDisplay], ['footerDisplay', file.footerDisplay],
+      ...all.flatMap(([name, p]) => [[`${name}.title`, p.title ?? ''], [`${name}.description`, p.description ?? ''], [`${name}.placeholder`, p.placeholder ?? '']] as [string, string][]),
+      ...file.layout.flatMap((f) => [[`layout ${f.title}`, f.title ?? ''], [`layout ${f.title} description`, f.description ?? '']] as [string, string][])];
+    for (const [where, text] of texts) {
+      assert.doesNotMatch(text, /<[A-Za-z/!?]/, `${where} holds tag-like text: ${text}`);
+      assert.doesNotMatch(text, /&[A-Za-z#][A-Za-z0-9]*;/, `${where} holds an HTML entity: ${text}`);
+    }
+  });
+
+  it('states today\'s numbers: the default redirect, the 30-minute floor, the requests kept for commands', () => {
+    assert.ok(props.redirectUri!.description!.includes(`http://localhost:${settings.SETUP_PORT}${settings.REDIRECT_PATH}`));
+    assert.equal(props.redirectUri!.placeholder, `http://localhost:${settings.SETUP_PORT}${settings.REDIRECT_PATH}`);
+    const refresh = props.refreshIntervalMinutes!.description!;
+    assert.match(refresh, /adaptive/);
+    assert.ok(refresh.includes(`every ${settings.MIN_REFRESH_INTERVAL_MINUTES} minutes`), refresh);
+    assert.equal(props.refreshIntervalMinutes!.minimum, settings.MIN_REFRESH_INTERVAL_MINUTES);
+    assert.equal(props.refreshIntervalMinutes!.maximum, settings.MAX_REFRESH_INTERVAL_MINUTES);
+    assert.ok(props.requestsPerVehiclePerMonth!.description!.includes(`keeps ${settings.REQUESTS_RESERVED_FOR_COMMANDS} for lock and unlock`));
+    assert.ok(props.staleAfterMinutes!.description!.includes(`plus ${settings.STALE_MARGIN_MINUTES} minutes`));
+    assert.ok(props.requestTimeoutSeconds!.description!.includes(`${settings.V3_COMMAND_TIMEOUT_SECONDS} seconds`));
+  });
+
+  it('lays out every option once: credentials first, the webhook fields apart, the log prefix last', () => {
+    const listed = file.layout.flatMap((f) => (f.items ?? []).map(keyOf));
+    const options = all.filter(([, p]) => p.type !== 'object').map(([n]) => n);
+    assert.deepEqual([...listed].sort(), [...options].sort(), 'the layout shows each option exactly once');
+    assert.equal(new Set(listed).size, listed.length);
+    assert.deepEqual(file.layout[0]!.items!.map(keyOf).slice(0, 4), ['api', 'applicationId', 'clientId', 'clientSecret']);
+    assert.equal(listed.at(-1), 'name', 'the log prefix comes last');
+    const webhooks = file.layout.find((f) => (f.items ?? []).map(keyOf).includes('webhookUrl'))!;
+    assert.deepEqual(webhooks.items!.map(keyOf), ['webhookUrl', 'managementToken', 'webhookPort', 'webhookBind'], 'a fieldset of their own');
+    assert.deepEqual(Object.keys(props).filter((k) => k !== 'services'), listed.filter((k) => !k.startsWith('services.')), 'the schema lists its options in the layout\'s order');
+  });
+});
