@@ -49,6 +49,8 @@ describe('state between a car\'s lives (v2)', () => {
       await new Promise((r) => setTimeout(r, 600)); // retries meanwhile say it at debug only
       assert.equal(told(), 1);
       await world.platform.disconnect(carId);
+      // Connect as this owner: auto-approval otherwise picks whichever account, maybe the first test's.
+      emu.autoApprove = { email: 'again@example.com' };
       await world.platform.completeAuthorization({ code: await connectCode(world.platform.authUrl('s')) });
       await waitFor('the failure told again for the car connected anew', () => told() === 2, 5000);
     } finally {
