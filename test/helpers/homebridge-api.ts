@@ -25,7 +25,7 @@ type PlatformAccessoryStatic = API['platformAccessory'] & {
 
 /** HBSC_HAP=2 runs the same tests on Homebridge 2.4's HAP (@homebridge/hap-nodejs 2.x) and PlatformAccessory. */
 export const HAP_GENERATION = process.env.HBSC_HAP === '2' ? 2 : 1;
-// Homebridge 2.x is not in node_modules (it wants Node 22): its copy lives where scripts/homebridge2.sh
+// Homebridge 2.x is not in node_modules (it wants Node 22): its copy lives where scripts/test-copy.sh
 // installed it, and HAP 2.x is resolved from there too, the very module its PlatformAccessory uses.
 const require = HAP_GENERATION === 2 ? createRequire(join(homebridge2Dir(), 'package.json')) : createRequire(import.meta.url);
 const HAP_PACKAGE = HAP_GENERATION === 2 ? '@homebridge/hap-nodejs' : 'hap-nodejs';

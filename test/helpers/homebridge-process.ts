@@ -21,7 +21,7 @@ export interface HomebridgeLeg {
 
 /**
  * The Homebridge versions we prove the plugin on. The 2.x leg needs Node 22 and the Homebridge 2.x copy
- * scripts/homebridge2.sh installs outside node_modules (see .ci/run and ./homebridge2.ts).
+ * scripts/test-copy.sh installs outside node_modules (see .ci/run and ./homebridge2.ts).
  */
 export function homebridgeLegs(): { legs: HomebridgeLeg[]; missing: string[] } {
   const legs: HomebridgeLeg[] = [

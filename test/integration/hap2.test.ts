@@ -1,7 +1,7 @@
 // The same accessory scenarios on Homebridge 2.4's HAP (@homebridge/hap-nodejs 2.x, where
 // BatteryService and several statics are gone and names are validated): run in a child process
 // because the HAP library is chosen once per process (test/helpers/homebridge-api.ts). Homebridge 2.x
-// comes from scripts/homebridge2.sh's cache folder; without it the test is skipped (fails in CI).
+// comes from scripts/test-copy.sh's cache folder; without it the test is skipped (fails in CI).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
