@@ -163,7 +163,7 @@ describe('config.schema.json', () => {
 
 // Config UI X draws the schema with its fork of Angular JSON Schema Form: an integer with a minimum and a
 // maximum becomes a range slider unless `x-schema-form` says otherwise, descriptions are inserted as HTML,
-// and the layout decides the order (seen in Config UI X 5.10.0).
+// and the layout decides the order (test/browser/config-ui-form.test.ts drives the real Config UI X 5.10.0).
 describe('config.schema.json as Config UI X draws it', async () => {
   const { readFile } = await import('node:fs/promises');
   const settings = await import('../../src/settings.js');
