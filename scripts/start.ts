@@ -1,6 +1,8 @@
 // `npm start`: the whole product on its embedded default. Starts the local Smartcar emulator with a
 // BEV, a PHEV and an ICE car, and a real Homebridge with this plugin configured against it (Smartcar
 // API v3; `npm start -- --api v2` for the old one), then prints the setup page and the HomeKit code.
+// On v3 the emulator also delivers webhooks to the plugin's receiver, so a car changed through the
+// emulator's control API shows in Home within a second, at no request cost.
 // Ctrl-C stops everything.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -51,7 +53,21 @@ function randomUsername(): string {
   return ['0E', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':').toUpperCase();
 }
 
+async function anyFreePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
 const setupPort = await pickSetupPort();
+const webhookPort = await anyFreePort();
+const webhookUrl = `http://127.0.0.1:${webhookPort}/smartcar`;
+const managementToken = randomBytes(16).toString('hex');
 // Fresh secrets per run: the emulator and the plugin share them, nobody else needs them.
 const clientSecret = randomBytes(16).toString('hex');
 const v3Secret = randomBytes(16).toString('hex');
@@ -63,8 +79,13 @@ const emulator = await SmartcarEmulator.start({
   // The plan most owners have: 500 billed requests per vehicle per month.
   monthlyRequestLimit: 500,
   commandLatencyMs: 1500,
+  managementToken,
 });
 const fleet = defaultFleet(emulator);
+if (apiVersion === 'v3') {
+  // As an owner would make it in the Smartcar Dashboard; the plugin subscribes each car to it.
+  emulator.addWebhook({ name: 'Homebridge demo', callbackUri: webhookUrl });
+}
 
 // The emulator lives in this process only, so tokens from an earlier run mean nothing: start clean.
 await rm(STORAGE, { recursive: true, force: true });
@@ -76,7 +97,7 @@ await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
   platforms: [{
     platform: 'Smartcar', name: 'Smartcar', mode: 'simulated', setupPort,
     ...(apiVersion === 'v3'
-      ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: v3Secret }
+      ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: v3Secret, webhookUrl, managementToken, webhookPort, webhookBind: '127.0.0.1' }
       : { api: 'v2', clientId: CLIENT_ID, clientSecret }),
   }],
 }, null, 2));
@@ -98,7 +119,10 @@ console.log(`
   Setup page          http://localhost:${setupPort}/
                       Connect a vehicle, sign in as ${fleet.user.email} / ${fleet.password},
                       allow all three cars (Tesla Model 3, Toyota RAV4 Prime, Ford F-150).
-  HomeKit code        ${PIN}  (bridge "Smartcar Demo", ${username}; Home app → Add Accessory → More options)
+  HomeKit code        ${PIN}  (bridge "Smartcar Demo", ${username}; Home app → Add Accessory → More options)${apiVersion === 'v3' ? `
+  Webhooks            on: change a car and Home follows within a second, no request billed, e.g.
+                      curl -X PATCH ${emulator.origin}/_emulator/vehicles/${fleet.bev.id} \\
+                        -H 'content-type: application/json' -d '{"locked": true}'` : ''}
   Stop                Ctrl-C
   ─────────────────────────────────────────────────────────────
 `);

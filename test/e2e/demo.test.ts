@@ -90,6 +90,14 @@ function demoRun(args: string[]): void {
     await hap.waitForEvent(current, (v) => v === 1, 20_000);
     await hap.write({ [characteristicId(tesla, HAP.LockMechanism, HAP.LockTargetState)]: 0 });
     await hap.waitForEvent(current, (v) => v === 0, 20_000);
+    if (args.length === 0) {
+      // v3: the printed example changes the car at the emulator, and its webhook brings it to Home.
+      const example = (await waitFor(() => output, /curl -X PATCH (\S+)/, 1000))[1]!;
+      await waitFor(() => output, /Model 3: webhook deliveries arrive/, 20_000);
+      const res = await fetch(example, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ locked: true }) });
+      assert.equal(res.status, 200);
+      await hap.waitForEvent(current, (v) => v === 1, 10_000);
+    }
     await hap.close();
     hap = undefined;
 
