@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformConfig } from 'homebridge';
 
+import { AdminServer } from './admin/server.js';
 import { normalizeConfig, type PluginConfig } from './config.js';
 import { BudgetNotes } from './platform/budget-notes.js';
 import { Fleet } from './platform/fleet.js';
@@ -65,6 +66,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   /** Built at launch (it needs the storage path, and v2 loads the SDK); the parts reach it through a getter. */
   private backend: SmartcarBackend | undefined;
   private setupServer: SetupServer | undefined;
+  private adminServer: AdminServer | undefined;
   private launched: Promise<void> | undefined;
 
   constructor(
@@ -189,6 +191,26 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       this.log.error(`Starting the Smartcar vehicles failed: ${messageOf(err)}; cached vehicles keep their last values`);
     }
     await this.startSetupServer(config);
+    await this.startAdminServer();
+  }
+
+  /** The Homebridge UI's way in (homebridge-ui/server.js): loopback only, behind a secret in the storage folder. */
+  private async startAdminServer(): Promise<void> {
+    if (this.abort.signal.aborted) {
+      return;
+    }
+    const server = new AdminServer({ host: this, log: this.log, storagePath: this.api.user.storagePath(), now: this.now });
+    try {
+      await server.start();
+      this.adminServer = server;
+    } catch (err) {
+      this.log.warn(`The plugin's settings in the Homebridge UI cannot reach it: ${messageOf(err)}`);
+      await server.stop().catch(() => undefined);
+      return;
+    }
+    if (this.abort.signal.aborted) {
+      await server.stop();
+    }
   }
 
   private async startSetupServer(config: PluginConfig): Promise<void> {
@@ -215,6 +237,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       await this.parts?.webhooks.stop();
     } catch (err) {
       this.log.debug(`Stopping the webhook receiver: ${messageOf(err)}`);
+    }
+    try {
+      await this.adminServer?.stop();
+    } catch (err) {
+      this.log.debug(`Stopping the Homebridge UI endpoint: ${messageOf(err)}`);
     }
     try {
       await this.setupServer?.stop();

@@ -1,0 +1,249 @@
+// The running platform's admin endpoint for the Homebridge UI's server process (homebridge-ui/server.js):
+// loopback only, an ephemeral port, a bearer secret compared in constant time, small JSON bodies, and
+// four routes onto SetupHost. The UI never touches tokens or state itself: the platform stays their one writer.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { Logging } from 'homebridge';
+
+import type { SetupHost } from '../setup/host.js';
+import { newSecret, removeCredentials, writeCredentials } from './credentials.js';
+
+export interface AdminServerOptions {
+  host: SetupHost;
+  log: Logging;
+  storagePath: string;
+  now?: () => number;
+}
+
+/** Every body we accept is `{}` or `{"vehicleId": "<uuid>"}`; anything near this size is not ours. */
+export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024;
+/** Smartcar vehicle ids are UUIDs; the bound keeps a hostile id out of lookups and logs. */
+export const VEHICLE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+type Body = Record<string, unknown>;
+type Route = (body: Body) => Promise<unknown>;
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class AdminServer {
+  private server: Server | undefined;
+  private secretDigest: Buffer | undefined;
+  private secret: string | undefined;
+  private port = 0;
+
+  constructor(private readonly options: AdminServerOptions) {}
+
+  /** Listens on 127.0.0.1 (a port the OS picks), then publishes {port, secret} for the UI. Returns the port. */
+  async start(): Promise<number> {
+    const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+      void this.handle(req, res);
+    });
+    server.on('connect', (_req, socket: NodeJS.WritableStream & { destroy(): void }) => {
+      socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: 0, host: '127.0.0.1' }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.options.log.error(`Homebridge UI endpoint error: ${err.message}`));
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    const secret = newSecret();
+    this.secret = secret;
+    this.secretDigest = digest(secret);
+    await writeCredentials(this.options.storagePath, { port: this.port, secret });
+    this.options.log.debug(`Homebridge UI endpoint listening on 127.0.0.1:${this.port}`);
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) {
+      return;
+    }
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => {
+      server.close(() => resolve());
+    });
+    server.closeAllConnections();
+    await closed;
+    if (this.secret !== undefined) {
+      await removeCredentials(this.options.storagePath, this.secret);
+    }
+  }
+
+  private routes(): Record<string, Record<string, Route>> {
+    const { host } = this.options;
+    const now = this.options.now ?? Date.now;
+    return {
+      '/status': {
+        GET: () => Promise.resolve({ now: now(), users: host.status() }),
+      },
+      '/refresh': {
+        POST: async (body) => {
+          const vehicleId = optionalVehicle(body, host);
+          only(body, ['vehicleId']);
+          const answer = await host.refreshNow(vehicleId) ?? 'queued';
+          return { answer };
+        },
+      },
+      '/disconnect': {
+        POST: async (body) => {
+          only(body, ['vehicleId']);
+          const vehicleId = optionalVehicle(body, host);
+          if (vehicleId === undefined) {
+            throw new HttpError(400, 'vehicleId is required');
+          }
+          const name = nameOf(host, vehicleId);
+          await host.disconnect(vehicleId);
+          this.options.log.info(`Disconnected ${name}`);
+          return { disconnected: vehicleId, name };
+        },
+      },
+      '/connect-url': {
+        POST: (body) => {
+          only(body, []);
+          return Promise.resolve({ url: host.authUrl(randomBytes(24).toString('base64url')) });
+        },
+      },
+    };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      // DNS rebinding: a page on a public name resolving to 127.0.0.1 would still send that name.
+      if (!this.hostAllowed(req.headers.host)) {
+        throw new HttpError(403, 'unknown host');
+      }
+      if (!this.authorized(req.headers.authorization)) {
+        throw new HttpError(401, 'missing or wrong secret');
+      }
+      const route = this.routes()[req.url ?? ''];
+      if (route === undefined) {
+        throw new HttpError(404, 'no such route');
+      }
+      const method = req.method ?? '';
+      const fn = route[method];
+      if (fn === undefined) {
+        res.setHeader('allow', Object.keys(route).join(', '));
+        throw new HttpError(405, 'method not allowed');
+      }
+      const body = method === 'POST' ? await readJson(req) : {};
+      send(res, 200, await fn(body));
+    } catch (err) {
+      if (err instanceof HttpError) {
+        // Drain nothing more: a refused request's remaining body is not read.
+        send(res, err.status, { error: err.message }, err.status === 413);
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.options.log.warn(`The Homebridge UI's request ${oneLine(req.method ?? '')} ${oneLine(req.url ?? '')} failed: ${oneLine(message)}`);
+      send(res, 502, { error: message });
+    }
+  }
+
+  private hostAllowed(value: string | undefined): boolean {
+    const h = (value ?? '').toLowerCase();
+    return h === `127.0.0.1:${this.port}` || h === `localhost:${this.port}`;
+  }
+
+  private authorized(value: string | undefined): boolean {
+    const match = /^Bearer ([^\s]+)$/.exec(value ?? '');
+    if (match === null || this.secretDigest === undefined) {
+      return false;
+    }
+    // Digests first: equal lengths for timingSafeEqual, and no early exit on the first wrong byte.
+    return timingSafeEqual(digest(match[1]!), this.secretDigest);
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function optionalVehicle(body: Body, host: SetupHost): string | undefined {
+  const id = body.vehicleId;
+  if (id === undefined) {
+    return undefined;
+  }
+  if (typeof id !== 'string' || !VEHICLE_ID_PATTERN.test(id)) {
+    throw new HttpError(400, 'vehicleId is not a vehicle id');
+  }
+  if (!host.status().some((u) => u.vehicles.some((v) => v.vehicleId === id))) {
+    throw new HttpError(404, 'This vehicle is not connected');
+  }
+  return id;
+}
+
+function nameOf(host: SetupHost, vehicleId: string): string {
+  return host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId)?.name ?? vehicleId;
+}
+
+function only(body: Body, keys: string[]): void {
+  const extra = Object.keys(body).find((k) => !keys.includes(k));
+  if (extra !== undefined) {
+    throw new HttpError(400, 'unexpected field in the body');
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Body> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new HttpError(415, 'the body must be application/json');
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > ADMIN_BODY_LIMIT_BYTES) {
+    throw new HttpError(413, 'body too large');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > ADMIN_BODY_LIMIT_BYTES) {
+      throw new HttpError(413, 'body too large');
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let value: unknown;
+  try {
+    value = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'the body is not JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new HttpError(400, 'the body must be a JSON object');
+  }
+  return value as Body;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, close = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(text);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+}
