@@ -95,7 +95,7 @@ await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
   bridge: { name: 'Smartcar Demo', username, pin: PIN },
   accessories: [],
   platforms: [{
-    platform: 'Smartcar', name: 'Smartcar', mode: 'simulated', setupPort,
+    platform: 'Smartcar', name: 'Smartcar', mode: 'simulated', setupPort, setupBind: '127.0.0.1',
     ...(apiVersion === 'v3'
       ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: v3Secret, webhookUrl, managementToken, webhookPort, webhookBind: '127.0.0.1' }
       : { api: 'v2', clientId: CLIENT_ID, clientSecret }),

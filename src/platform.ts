@@ -217,7 +217,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (this.abort.signal.aborted) {
       return;
     }
-    const server = new SetupServer({ port: config.setupPort, bind: config.setupBind, redirectUri: config.redirectUri, log: this.log, host: this });
+    const server = new SetupServer({
+      port: config.setupPort, bind: config.setupBind, redirectUri: config.redirectUri, log: this.log, host: this,
+      // Opened to the network, the page asks for this install's setup code before any state change.
+      setupCodeFile: join(this.api.user.storagePath(), 'smartcar-setup-code'),
+    });
     try {
       await server.start();
       this.setupServer = server;

@@ -7,6 +7,7 @@ export const PLUGIN_NAME = 'homebridge-smartcar';
 export const DOCS_URL = 'https://github.com/homebridge-smartcar/homebridge-smartcar#readme';
 
 export const SETUP_PORT = 8585;
+// Opened to the network (not loopback), the page asks for the setup code before any state change.
 export const SETUP_BIND = '0.0.0.0';
 export const REDIRECT_PATH = '/callback';
 // The webhook receiver has its own listener: an owner exposes only it (through a reverse proxy or a

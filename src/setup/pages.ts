@@ -241,3 +241,23 @@ ${options.detail !== undefined && options.detail !== '' ? html`<p class="muted">
 </div>
 </div>`;
 }
+
+/** Asked before a state change when the page is open to the network: the setup code from the Homebridge log. */
+export function setupCodePage(options: { csrf: string; next: string; wrong?: 'wrong' | 'locked-out' }): Html {
+  return html`
+<h1>Enter the setup code</h1>
+<div class="card" id="setup-code">
+<p>This setup page is open to your network, so connecting, refreshing and disconnecting need this Homebridge's
+setup code. It is in the Homebridge log ("setup code …") and in the file <code>smartcar-setup-code</code> in the
+Homebridge storage folder.</p>
+${options.wrong === 'wrong' ? html`<p class="error" id="code-wrong">That code is not right. Try again.</p>` : ''}
+${options.wrong === 'locked-out' ? html`<p class="error" id="code-locked">Too many wrong codes: try again in 15 minutes.</p>` : ''}
+<form method="post" action="/unlock">
+  <input type="hidden" name="csrf" value="${options.csrf}">
+  <input type="hidden" name="next" value="${options.next}">
+  <label for="setup-code-input">Setup code</label>
+  <input id="setup-code-input" name="code" inputmode="numeric" autocomplete="one-time-code" placeholder="1234-5678" maxlength="20" required>
+  <div class="actions"><button type="submit" id="unlock">Continue</button> <a class="button secondary" href="/">Back</a></div>
+</form>
+</div>`;
+}

@@ -13,7 +13,8 @@ import { explainConnectError, parsePastedAddress, readConnectAnswer } from './co
 import type { HtmlValue } from './html.js';
 import type { RefreshNowAnswer, SetupHost, VehicleStatusView } from './host.js';
 import type { TokenStore } from './oauth-state.js';
-import { confirmDisconnectPage, layout, messagePage, statusPage, type Banner } from './pages.js';
+import { OwnerGate } from './owner-gate.js';
+import { confirmDisconnectPage, layout, messagePage, setupCodePage, statusPage, type Banner } from './pages.js';
 
 export interface RouteOptions {
   host: SetupHost;
@@ -22,6 +23,8 @@ export interface RouteOptions {
   callbackPath: string;
   states: TokenStore;
   csrf: TokenStore;
+  /** Opened to the network, state changes need the setup code (a session made by typing it). */
+  gate: OwnerGate;
   now: () => number;
   /** How long Refresh now waits for the new values before answering (they may take Smartcar a while). */
   refreshWaitMs?: number;
@@ -84,12 +87,28 @@ export function createApp(options: RouteOptions): express.Express {
     }));
   });
 
-  app.get('/connect', (_req, res) => {
+  app.post('/unlock', requireCsrf, (req, res) => {
+    const { answer, token } = options.gate.unlock(formField(req, 'code'));
+    const next = safeNext(formField(req, 'next'));
+    if (answer === 'ok') {
+      if (token !== undefined) {
+        res.setHeader('set-cookie', OwnerGate.cookie(token));
+      }
+      res.redirect(303, next);
+      return;
+    }
+    if (answer === 'locked-out') {
+      log.warn('The setup page refused a setup code: too many wrong codes; none is tried for 15 minutes');
+    }
+    page(res, answer === 'locked-out' ? 429 : 403, 'Setup code', setupCodePage({ csrf: csrf.issue(), next, wrong: answer }));
+  });
+
+  app.get('/connect', requireOwner, (_req, res) => {
     const url = host.authUrl(states.issue());
     res.redirect(302, url);
   });
 
-  app.post('/paste', requireCsrf, handle(async (req, res) => {
+  app.post('/paste', requireCsrf, requireOwner, handle(async (req, res) => {
     const params = parsePastedAddress(formField(req, 'url') ?? '');
     if (params === undefined) {
       page(res, 400, 'Not a Smartcar address', messagePage({
@@ -101,11 +120,11 @@ export function createApp(options: RouteOptions): express.Express {
     await finishConnect(params, res);
   }));
 
-  app.post('/refresh', requireCsrf, handle(async (_req, res) => {
+  app.post('/refresh', requireCsrf, requireOwner, handle(async (_req, res) => {
     await refresh(res, undefined, 'the vehicles');
   }));
 
-  app.post('/vehicles/:id/refresh', requireCsrf, handle(async (req, res) => {
+  app.post('/vehicles/:id/refresh', requireCsrf, requireOwner, handle(async (req, res) => {
     const vehicle = findVehicle(req, res);
     if (vehicle === undefined) {
       return;
@@ -113,14 +132,14 @@ export function createApp(options: RouteOptions): express.Express {
     await refresh(res, vehicle.vehicleId, vehicle.name);
   }));
 
-  app.get('/vehicles/:id/disconnect', (req, res) => {
+  app.get('/vehicles/:id/disconnect', requireOwner, (req, res) => {
     const vehicle = findVehicle(req, res);
     if (vehicle !== undefined) {
       page(res, 200, `Disconnect ${vehicle.name}`, confirmDisconnectPage({ vehicle, csrf: csrf.issue() }));
     }
   });
 
-  app.post('/vehicles/:id/disconnect', requireCsrf, handle(async (req, res) => {
+  app.post('/vehicles/:id/disconnect', requireCsrf, requireOwner, handle(async (req, res) => {
     const vehicle = findVehicle(req, res);
     if (vehicle === undefined) {
       return;
@@ -272,6 +291,15 @@ export function createApp(options: RouteOptions): express.Express {
     res.redirect(303, `/?${query.toString()}`);
   }
 
+  /** A state change from a page open to the network: only after the setup code (asked for here). */
+  function requireOwner(req: Request, res: Response, next: NextFunction): void {
+    if (options.gate.allows(req.headers.cookie)) {
+      next();
+      return;
+    }
+    page(res, 403, 'Setup code', setupCodePage({ csrf: csrf.issue(), next: req.method === 'GET' ? req.path : '/' }));
+  }
+
   function requireCsrf(req: Request, res: Response, next: NextFunction): void {
     if (csrf.redeem(formField(req, 'csrf'))) {
       next();
@@ -293,6 +321,11 @@ export function createApp(options: RouteOptions): express.Express {
   }
 
   return app;
+}
+
+/** Where to go after the setup code: one of our own pages, never another site. */
+function safeNext(next: string | undefined): string {
+  return next !== undefined && (next === '/' || next === '/connect' || /^\/vehicles\/[A-Za-z0-9_-]{1,100}\/disconnect$/.test(next)) ? next : '/';
 }
 
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {

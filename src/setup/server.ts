@@ -10,6 +10,7 @@ import type { Logging } from 'homebridge';
 
 import type { SetupHost } from './host.js';
 import { TokenStore } from './oauth-state.js';
+import { loadSetupCode, newSetupCode, OwnerGate } from './owner-gate.js';
 import { createApp } from './routes.js';
 
 export interface SetupServerOptions {
@@ -23,6 +24,11 @@ export interface SetupServerOptions {
   now?: () => number;
   /** How long Refresh now waits for the new values before answering (default 12 s). */
   refreshWaitMs?: number;
+  /**
+   * Where this install's setup code is kept (made on first use, owner-only). Bound beyond loopback, the
+   * page asks for it before every state change; without a file the code lasts this run only.
+   */
+  setupCodeFile?: string;
 }
 
 // Smartcar's authorization code itself lives 10 minutes, so a longer state would be useless.
@@ -56,7 +62,21 @@ export class SetupServer {
     }
     const { port, bind, log } = this.options;
     const now = this.options.now ?? Date.now;
+    const open = !isLoopback(bind);
+    let code: string | undefined;
+    if (open && this.options.setupCodeFile === undefined) {
+      code = newSetupCode(); // no storage given (tests, tools): a code for this run only
+    } else if (open) {
+      try {
+        code = await loadSetupCode(this.options.setupCodeFile!);
+      } catch (err) {
+        const message = `Setup page not started: it listens on ${bind} (open to the network) and needs its setup code, but ${this.options.setupCodeFile} cannot be read or written (${err instanceof Error ? err.message : String(err)}). Fix the file's permissions, or set "setupBind" to 127.0.0.1. HomeKit accessories keep working.`;
+        log.error(message);
+        throw new Error(message, { cause: err });
+      }
+    }
     const app = createApp({
+      gate: new OwnerGate(code, now),
       host: this.options.host,
       log,
       redirectUri: this.options.redirectUri,
@@ -93,6 +113,9 @@ export class SetupServer {
 
     const actualPort = (server.address() as AddressInfo).port;
     log.info(`Setup page: ${pageUrl(displayHost(bind), actualPort)} — open it to connect a vehicle`);
+    if (code !== undefined) {
+      log.info(`The setup page is open to your network ("setupBind": "${bind}"): connecting, refreshing and disconnecting there need the setup code ${code}`);
+    }
     const redirect = new URL(this.options.redirectUri);
     const redirectPort = Number(redirect.port || (redirect.protocol === 'https:' ? 443 : 80));
     if (['localhost', '127.0.0.1', '[::1]'].includes(redirect.hostname) && redirectPort !== actualPort) {
@@ -130,6 +153,11 @@ function listenFailure(err: unknown, port: number, bind: string): string {
     default:
       return `Setup page not started on ${where}: ${err instanceof Error ? err.message : String(err)}. HomeKit accessories keep working.`;
   }
+}
+
+/** Only this machine reaches a page bound here. */
+function isLoopback(bind: string): boolean {
+  return bind === 'localhost' || bind === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bind);
 }
 
 function isWildcard(bind: string): boolean {

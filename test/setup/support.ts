@@ -103,13 +103,14 @@ export interface Started {
   clock: { now: number };
 }
 
-export async function startServer(options: { redirectUri?: string; users?: UserStatusView[] } = {}): Promise<Started> {
+export async function startServer(options: { redirectUri?: string; users?: UserStatusView[]; bind?: string; setupCodeFile?: string } = {}): Promise<Started> {
   const host = new FakeHost();
   host.users = options.users ?? sampleUsers();
   const { log, lines } = captureLog();
   const clock = { now: Date.now() };
   const server = new SetupServer({
-    port: 0, bind: '127.0.0.1', redirectUri: options.redirectUri ?? REDIRECT_URI, log, host, now: () => clock.now, refreshWaitMs: 300,
+    port: 0, bind: options.bind ?? '127.0.0.1', redirectUri: options.redirectUri ?? REDIRECT_URI, log, host, now: () => clock.now, refreshWaitMs: 300,
+    ...(options.setupCodeFile !== undefined ? { setupCodeFile: options.setupCodeFile } : {}),
   });
   const base = await server.start();
   return { server, base, host, lines, clock };
