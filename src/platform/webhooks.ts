@@ -340,7 +340,9 @@ export class WebhookHub {
       }
       log.debug(`${config.webhookUrl} reaches the webhook receiver`);
     } catch (err) {
-      log.warn(`${config.webhookUrl} (webhookUrl) does not reach this webhook receiver (${err instanceof Error ? err.message : String(err)}): Smartcar's deliveries cannot arrive either; check that the reverse proxy or tunnel forwards it to port ${config.webhookPort}. Polling continues meanwhile.`);
+      // From inside the home some routers cannot reach their own public address (no NAT loopback): say so.
+      log.warn(`From this machine, ${config.webhookUrl} (webhookUrl) does not reach this webhook receiver (${err instanceof Error ? err.message : String(err)}): `
+        + `check that the reverse proxy or tunnel forwards it to port ${config.webhookPort} with its path. (Some routers cannot reach their own public address from inside: if the Dashboard's Verify succeeds, deliveries do arrive.) Polling continues meanwhile.`);
     }
   }
 }
