@@ -220,6 +220,7 @@ describe('webhooks through the platform', () => {
 });
 
 describe('webhooks from the emulator: the car changes, the emulator delivers', () => {
+  let webhookId: string;
   let emu: SmartcarEmulator;
   let world: StartedPlatform & { storage: string };
   let bevId: string;
@@ -240,7 +241,7 @@ describe('webhooks from the emulator: the car changes, the emulator delivers', (
     }).id;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/hooks/smartcar`;
-    emu.addWebhook({ name: 'Homebridge', callbackUri: url });
+    webhookId = emu.addWebhook({ name: 'Homebridge', callbackUri: url }).id;
     world = await startConnected(emu, user.id, { config: { webhookUrl: url, managementToken: AMT, webhookPort: port, webhookBind: '127.0.0.1' } });
     await waitFor('the first delivery', async () => (await emu.settleDeliveries(), /^Webhook deliveries arrive/.test(webhookLine())), 8000);
   });
@@ -249,6 +250,12 @@ describe('webhooks from the emulator: the car changes, the emulator delivers', (
     await world?.shutdown();
     await emu?.close();
     Object.assign(timing, saved);
+  });
+
+  it('the Dashboard\'s Verify succeeds against the plugin\'s receiver', async () => {
+    const verified = await emu.verifyWebhook(webhookId);
+    assert.equal(verified.ok, true, JSON.stringify(verified));
+    assert.match(world.logs.text(), /Smartcar verified the webhook URL/);
   });
 
   it('unplugging and a lower level reach HomeKit by webhook, with no request billed', async () => {
