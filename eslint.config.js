@@ -46,4 +46,10 @@ export default tseslint.config(
     files: ['eslint.config.js'],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  {
+    // The Homebridge UI's server process, plain ESM as Config UI X forks it; its stdout is the UI's log.
+    files: ['homebridge-ui/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { fetch: 'readonly', AbortSignal: 'readonly' } },
+  },
 );

@@ -199,7 +199,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (this.abort.signal.aborted) {
       return;
     }
-    const server = new AdminServer({ host: this, log: this.log, storagePath: this.api.user.storagePath(), now: this.now });
+    const server = new AdminServer({ host: this, log: this.log, storagePath: this.api.user.storagePath(), api: this.config?.api, now: this.now });
     try {
       await server.start();
       this.adminServer = server;

@@ -14,6 +14,8 @@ export interface AdminServerOptions {
   host: SetupHost;
   log: Logging;
   storagePath: string;
+  /** The Smartcar API spoken: the UI tells a v2 owner where Connect's answer must land. */
+  api?: string;
   now?: () => number;
 }
 
@@ -89,7 +91,7 @@ export class AdminServer {
     const now = this.options.now ?? Date.now;
     return {
       '/status': {
-        GET: () => Promise.resolve({ now: now(), users: host.status() }),
+        GET: () => Promise.resolve({ now: now(), api: this.options.api, users: host.status() }),
       },
       '/refresh': {
         POST: async (body) => {

@@ -1,0 +1,138 @@
+// The Homebridge UI's server process for this plugin's settings: Config UI X forks it while the settings
+// are open. It keeps nothing and writes nothing: every request goes to the running platform's loopback
+// admin endpoint (src/admin/server.ts), found anew in <storage>/smartcar-admin.json on each request.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { HomebridgePluginUiServer, RequestError } from '@homebridge/plugin-ui-utils';
+
+const ADMIN_FILE = 'smartcar-admin.json';
+// Smartcar vehicle ids are UUIDs; the same bound as the endpoint's.
+const VEHICLE_ID = /^[A-Za-z0-9-]{1,64}$/;
+const SECRET = /^[0-9a-f]{64}$/;
+const TIMEOUT_MS = 30_000;
+const NOT_RUNNING = 'Homebridge is not running the Smartcar plugin: start it, then reopen these settings';
+
+class SmartcarUiServer extends HomebridgePluginUiServer {
+  constructor() {
+    super();
+    this.onRequest('/status', (body) => {
+      fields(body, []);
+      return this.admin('GET', '/status');
+    });
+    this.onRequest('/refresh', (body) => this.admin('POST', '/refresh', vehicle(body, false)));
+    this.onRequest('/disconnect', (body) => this.admin('POST', '/disconnect', vehicle(body, true)));
+    this.onRequest('/connect-url', (body) => {
+      fields(body, []);
+      return this.admin('POST', '/connect-url', {});
+    });
+    this.ready();
+  }
+
+  /** One call to the endpoint; a 401 once more with the file read again (the plugin may have just restarted). */
+  async admin(method, path, body) {
+    try {
+      return await call(await this.credentials(), method, path, body);
+    } catch (err) {
+      if (!(err instanceof StaleSecret)) {
+        throw err;
+      }
+    }
+    try {
+      return await call(await this.credentials(), method, path, body);
+    } catch (err) {
+      if (err instanceof StaleSecret) {
+        throw new RequestError('The Smartcar plugin restarted while these settings were open: close and reopen them', { status: 401 });
+      }
+      throw err;
+    }
+  }
+
+  async credentials() {
+    const storage = this.homebridgeStoragePath;
+    if (!storage) {
+      throw new RequestError('The Homebridge UI did not say where Homebridge keeps its files (HOMEBRIDGE_STORAGE_PATH): restart Homebridge, then reopen these settings', { status: 500 });
+    }
+    let parsed;
+    try {
+      parsed = JSON.parse(await readFile(join(storage, ADMIN_FILE), 'utf8'));
+    } catch (err) {
+      if (err && err.code === 'ENOENT') {
+        throw new RequestError(NOT_RUNNING, { status: 503 });
+      }
+      if (err && err.code === 'EACCES') {
+        throw new RequestError(`The Homebridge UI may not read ${join(storage, ADMIN_FILE)}: run it as the same user as Homebridge`, { status: 503 });
+      }
+      throw new RequestError(`${NOT_RUNNING} (its ${ADMIN_FILE} cannot be read)`, { status: 503 });
+    }
+    const { port, secret } = parsed ?? {};
+    if (!Number.isInteger(port) || port < 1 || port > 65535 || typeof secret !== 'string' || !SECRET.test(secret)) {
+      throw new RequestError(`${NOT_RUNNING} (its ${ADMIN_FILE} is not one the plugin wrote)`, { status: 503 });
+    }
+    return { port, secret };
+  }
+}
+
+class StaleSecret extends Error {}
+
+async function call({ port, secret }, method, path, body) {
+  let res;
+  try {
+    res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${secret}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (err) {
+    if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+      throw new RequestError(`Homebridge did not answer within ${TIMEOUT_MS / 1000} s: try again; if it keeps happening, restart Homebridge`, { status: 504 });
+    }
+    // Refused or reset: nobody listens on that port any more (Homebridge stopped, or the plugin failed to start).
+    throw new RequestError(NOT_RUNNING, { status: 503 });
+  }
+  let answer;
+  try {
+    answer = await res.json();
+  } catch {
+    answer = {};
+  }
+  if (res.ok) {
+    return answer;
+  }
+  if (res.status === 401) {
+    throw new StaleSecret();
+  }
+  const why = typeof answer.error === 'string' ? answer.error : `status ${res.status}`;
+  if (res.status === 404 && path !== '/status') {
+    throw new RequestError('That car is not connected any more: the list is reloaded', { status: 404 });
+  }
+  if (res.status === 502) {
+    throw new RequestError(`Smartcar did not do it: ${why}. Try again in a minute; the Homebridge log has the details`, { status: 502 });
+  }
+  throw new RequestError(`The plugin refused the request (${why})`, { status: res.status });
+}
+
+/** The UI sends `{}` or `{vehicleId}`; anything else is refused here before it reaches the plugin. */
+function vehicle(body, required) {
+  fields(body, ['vehicleId']);
+  const id = body.vehicleId;
+  if (id === undefined && !required) {
+    return {};
+  }
+  if (typeof id !== 'string' || !VEHICLE_ID.test(id)) {
+    throw new RequestError('That is not a vehicle id', { status: 400 });
+  }
+  return { vehicleId: id };
+}
+
+function fields(body, allowed) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new RequestError('The request must be an object', { status: 400 });
+  }
+  if (Object.keys(body).some((k) => !allowed.includes(k))) {
+    throw new RequestError('The request has a field this plugin does not know', { status: 400 });
+  }
+}
+
+(() => new SmartcarUiServer())();

@@ -1,0 +1,219 @@
+// homebridge-ui/server.js forked exactly as Config UI X forks it (an IPC child with HOMEBRIDGE_STORAGE_PATH;
+// wait for {action:'ready'}, send {action:'request', path, body, requestId}, read {action:'response'}),
+// against a running platform: the owner's four actions work, hostile and malformed requests get clean
+// errors without reaching the plugin, and a plugin that is not running gets a message saying what to do.
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import type { SmartcarEmulator } from '../emulator/index.js';
+import { accessories, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { startConnected, startEmulator } from '../helpers/plugin-world.js';
+import { captureOutput, recordSecrets } from '../helpers/suite-capture.js';
+
+const SERVER = fileURLToPath(new URL('../../homebridge-ui/server.js', import.meta.url));
+const NOT_RUNNING = 'Homebridge is not running the Smartcar plugin: start it, then reopen these settings';
+
+interface Response { success: boolean; data: Record<string, unknown> & { message?: string; error?: { status?: number } } }
+
+class UiChild {
+  private next = 1;
+  private readonly waiting = new Map<number, (r: Response) => void>();
+  output = '';
+  readonly ready: Promise<void>;
+
+  private constructor(readonly child: ChildProcess) {
+    const capture = captureOutput('custom-ui-server');
+    const keep = (b: Buffer): void => {
+      this.output += b.toString();
+      capture(b.toString());
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.ready = new Promise((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`server.js exited (${code}) before ready: ${this.output}`)));
+      child.on('message', (m: { action: string; payload: { requestId?: number; server?: boolean; success?: boolean; data?: unknown } }) => {
+        if (m.action === 'ready' && m.payload.server === true) {
+          resolve();
+        } else if (m.action === 'response') {
+          this.waiting.get(m.payload.requestId!)?.({ success: m.payload.success!, data: m.payload.data as Response['data'] });
+          this.waiting.delete(m.payload.requestId!);
+        }
+      });
+    });
+  }
+
+  static start(storage: string): UiChild {
+    // As Config UI X does it: fork the file with IPC, the storage path and the UI version in the environment.
+    const child = fork(SERVER, [], {
+      env: { ...process.env, HOMEBRIDGE_STORAGE_PATH: storage, HOMEBRIDGE_CONFIG_PATH: join(storage, 'config.json'), HOMEBRIDGE_UI_VERSION: '5.10.0' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execArgv: [],
+    });
+    return new UiChild(child);
+  }
+
+  request(path: string, body?: unknown): Promise<Response> {
+    const requestId = this.next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no response to ${path}`)), 40_000);
+      this.waiting.set(requestId, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.child.send({ action: 'request', path, body, requestId });
+    });
+  }
+
+  /** As Config UI X closes the settings: disconnect, then SIGTERM. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) {
+      return;
+    }
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.disconnect();
+    await exited;
+  }
+}
+
+describe('The custom UI server (homebridge-ui/server.js) over IPC, against a running platform', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+  let ui: UiChild;
+  let carId: string;
+  let otherId: string;
+  let secret: string;
+
+  before(async () => {
+    emu = await startEmulator();
+    const userId = emu.addUser({ email: 'ui@example.com', password: 'pw' }).id;
+    carId = emu.addVehicle(userId, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', locked: false,
+      battery: { percentRemaining: 0.55, rangeKm: 250, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'CHARGING', limit: 0.9 },
+    }).id;
+    otherId = emu.addVehicle(userId, {
+      powertrain: 'ICE', make: 'FORD', model: 'F-150', locked: true,
+      fuel: { percentRemaining: 0.5, amountRemainingLiters: 40, rangeKm: 400, tankLiters: 90 },
+    }).id;
+    world = await startConnected(emu, userId);
+    await waitFor('both cars', () => accessories(world.api).length === 2);
+    secret = (JSON.parse(await readFile(join(world.storage, 'smartcar-admin.json'), 'utf8')) as { secret: string }).secret;
+    recordSecrets('custom-ui-server', [secret]);
+    ui = UiChild.start(world.storage);
+    await ui.ready;
+  });
+
+  after(async () => {
+    await ui?.stop();
+    await world?.shutdown();
+    await emu?.close();
+  });
+
+  it('/status: every car with its values, data age, last read, month and permissions', async () => {
+    await waitFor('first reads', () => world.platform.status().flatMap((u) => u.vehicles).every((v) => v.lastRefreshAt !== undefined));
+    const r = await ui.request('/status', {});
+    assert.equal(r.success, true, JSON.stringify(r.data));
+    const cars = (r.data.users as Array<{ vehicles: Array<Record<string, unknown>> }>).flatMap((u) => u.vehicles);
+    const m3 = cars.find((v) => v.vehicleId === carId)!;
+    assert.equal(m3.name, 'Model 3');
+    assert.equal(m3.level, 55);
+    assert.equal(m3.pluggedIn, true);
+    assert.equal(typeof m3.dataAt, 'number');
+    assert.equal(typeof m3.lastRefreshAt, 'number');
+    assert.equal(typeof m3.requestsUsed, 'number');
+    assert.ok((m3.permissions as string[]).includes('read_battery'));
+  });
+
+  it('/refresh, /connect-url and /disconnect reach the plugin', async () => {
+    const refreshed = await ui.request('/refresh', { vehicleId: carId });
+    assert.deepEqual(refreshed, { success: true, data: { answer: 'queued' } });
+    const connect = await ui.request('/connect-url', {});
+    assert.equal(connect.success, true);
+    assert.equal(new URL(connect.data.url as string).origin, new URL(emu.origins.connect).origin);
+    const gone = await ui.request('/disconnect', { vehicleId: otherId });
+    assert.equal(gone.success, true, JSON.stringify(gone.data));
+    assert.equal(accessories(world.api).length, 1);
+  });
+
+  it('hostile and malformed requests get clean errors and never reach Smartcar', async () => {
+    const toCars = (): number => emu.requests.filter((r) => r.vehicleId !== undefined).length;
+    const requests = toCars();
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['an unknown path', '/tokens', {}, /^Not Found$/],
+      ['a path like a file', '../../server.js', {}, /^Not Found$/],
+      ['disconnect without a body', '/disconnect', undefined, /not a vehicle id/],
+      ['disconnect with an empty body', '/disconnect', {}, /not a vehicle id/],
+      ['a string body', '/refresh', 'vehicleId', /must be an object/],
+      ['an array body', '/disconnect', [carId], /must be an object/],
+      ['a number body', '/status', 42, /must be an object/],
+      ['a vehicleId that is a number', '/disconnect', { vehicleId: 7 }, /not a vehicle id/],
+      ['a vehicleId that is an object', '/refresh', { vehicleId: { $ne: null } }, /not a vehicle id/],
+      ['a vehicleId of null', '/disconnect', { vehicleId: null }, /not a vehicle id/],
+      ['a vehicleId of another shape', '/disconnect', { vehicleId: '../../etc/passwd' }, /not a vehicle id/],
+      ['a vehicleId with a newline', '/refresh', { vehicleId: `${carId}\nINFO forged` }, /not a vehicle id/],
+      ['a huge vehicleId', '/disconnect', { vehicleId: 'a'.repeat(1_000_000) }, /not a vehicle id/],
+      ['a huge extra field', '/refresh', { vehicleId: carId, pad: 'x'.repeat(1_000_000) }, /field this plugin does not know/],
+      ['an extra field', '/status', { all: true }, /field this plugin does not know/],
+      ['a body for connect-url', '/connect-url', { redirect: 'https://evil.example/' }, /field this plugin does not know/],
+    ];
+    for (const [what, path, body, message] of cases) {
+      const r = await ui.request(path, body);
+      assert.equal(r.success, false, what);
+      assert.match(r.data.message ?? '', message, `${what}: ${JSON.stringify(r.data).slice(0, 200)}`);
+    }
+    assert.equal(toCars(), requests, 'Smartcar never asked about a car');
+    assert.equal(accessories(world.api).length, 1, 'no car removed');
+    const unknown = await ui.request('/disconnect', { vehicleId: '00000000-0000-4000-8000-000000000000' });
+    assert.equal(unknown.success, false);
+    assert.match(unknown.data.message ?? '', /not connected any more/);
+    assert.equal(unknown.data.error?.status, 404);
+    assert.equal((await ui.request('/status', {})).success, true, 'the server is still answering');
+    assert.ok(!ui.output.includes(secret), 'the secret is not in the UI log');
+  });
+
+  it('a secret that changed under it (the plugin restarted) is read again; a dead one says reopen', async () => {
+    const file = join(world.storage, 'smartcar-admin.json');
+    const real = await readFile(file, 'utf8');
+    const { port } = JSON.parse(real) as { port: number };
+    await writeFile(file, JSON.stringify({ port, secret: 'a'.repeat(64) }), { mode: 0o600 });
+    try {
+      const r = await ui.request('/status', {});
+      assert.equal(r.success, false);
+      assert.match(r.data.message ?? '', /restarted while these settings were open: close and reopen them/);
+    } finally {
+      await writeFile(file, real, { mode: 0o600 });
+    }
+    assert.equal((await ui.request('/status', {})).success, true, 'the file is read on every request');
+  });
+
+  it('the plugin not running: every request says to start it, then reopen the settings', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'hbsc-ui-'));
+    const lonely = UiChild.start(empty);
+    try {
+      await lonely.ready;
+      for (const path of ['/status', '/connect-url']) {
+        const r = await lonely.request(path, {});
+        assert.equal(r.success, false);
+        assert.equal(r.data.message, NOT_RUNNING, path);
+      }
+      // A file left by a plugin that has stopped (its port closed), and one that is not ours.
+      await writeFile(join(empty, 'smartcar-admin.json'), JSON.stringify({ port: 9, secret: 'b'.repeat(64) }));
+      assert.equal((await lonely.request('/status', {})).data.message, NOT_RUNNING);
+      await writeFile(join(empty, 'smartcar-admin.json'), '{"port": "x"');
+      assert.match((await lonely.request('/status', {})).data.message ?? '', /^Homebridge is not running the Smartcar plugin: start it, then reopen these settings \(/);
+    } finally {
+      await lonely.stop();
+    }
+  });
+
+  it('closing the settings ends the process (disconnect, as Config UI X does)', async () => {
+    const extra = UiChild.start(world.storage);
+    await extra.ready;
+    await extra.stop();
+    assert.notEqual(extra.child.exitCode ?? extra.child.signalCode, null);
+  });
+});
