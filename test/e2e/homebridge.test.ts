@@ -189,6 +189,8 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
 
     emu.resetLog();
     hb = await HomebridgeProcess.start(leg, storage, env);
+    // The setup page comes up after launch, a moment after HAP: the next test presses Refresh now on it.
+    await hb.waitForLog(/Setup page: /);
     hap = HapController.connect(username, hb.port, hap.keys);
     const afterList = await hap.accessories();
     assert.equal(afterList.length, beforeList.length, 'no duplicates, none lost');
