@@ -18,6 +18,7 @@ export interface ServiceSwitches {
   lock: boolean;
   battery: boolean;
   pluggedIn: boolean;
+  closedUp: boolean;
 }
 
 export interface PluginConfig {
@@ -312,9 +313,12 @@ function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitche
   if (isRecord(r.services)) {
     services = r.services;
   } else if (r.services !== undefined) {
-    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn)`);
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp)`);
   }
-  return { lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn) };
+  return {
+    lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn),
+    closedUp: flag(services, 'closedUp', warn),
+  };
 }
 
 function flag(r: Record<string, unknown>, key: string, warn: Warn): boolean {

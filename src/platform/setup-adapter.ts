@@ -174,6 +174,9 @@ export class SetupAdapter implements SetupHost {
     if (s?.pluggedIn !== undefined) {
       view.pluggedIn = s.pluggedIn;
     }
+    if (v.closedUp && s?.openings !== undefined) {
+      view.openings = [...s.openings];
+    }
     if (s?.fetchedAt !== undefined) {
       view.lastRefreshAt = s.fetchedAt;
     }

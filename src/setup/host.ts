@@ -18,6 +18,8 @@ export interface VehicleStatusView {
   levelSource?: 'battery' | 'fuel';
   charging?: 'CHARGING' | 'FULLY_CHARGED' | 'NOT_CHARGING';
   pluggedIn?: boolean;
+  /** With the Closed Up sensor: what the car reports open ([] = all closed). */
+  openings?: string[];
   /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
   lastRefreshAt?: number;
   dataAt?: number;

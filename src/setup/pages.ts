@@ -120,6 +120,7 @@ ${v.problems.length > 0 ? html`<ul class="problems">${v.problems.map((p) => html
   <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
   ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
+  ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
   <dt>Last refresh</dt><dd>${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
   ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd>${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
   ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd>${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}

@@ -38,6 +38,11 @@ export interface VehicleSnapshot {
   fuelPercent?: number;
   pluggedIn?: boolean;
   chargeState?: ChargeState;
+  /**
+   * What the car reports open, in the owner's words ("front left door", "trunk"); [] = everything it
+   * reports is closed. Read with the lock (v2 /security, v3 closure signals) at no extra cost.
+   */
+  openings?: string[];
 }
 
 export interface ReadResult {

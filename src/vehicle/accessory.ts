@@ -15,6 +15,7 @@ import { describeFreshness, judgeFreshness, type Freshness } from './freshness.j
 import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
+import { configureClosedUp } from './services/closed-up.js';
 import { configureInformation } from './services/information.js';
 import { configureLock } from './services/lock.js';
 import { configurePluggedIn } from './services/plugged-in.js';
@@ -109,7 +110,7 @@ export type ReadOutcome =
   | { failure: string; billed: number };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
-const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn];
+const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp];
 
 export class VehicleAccessory {
   private plan: VehiclePlan;
@@ -190,6 +191,11 @@ export class VehicleAccessory {
 
   get levelSource(): VehiclePlan['level'] {
     return this.plan.level;
+  }
+
+  /** Whether the car has the Closed Up sensor. */
+  get closedUp(): boolean {
+    return this.plan.closedUp;
   }
 
   get reauthorizeReason(): string | undefined {
@@ -723,13 +729,14 @@ export class VehicleAccessory {
 
 /** The ReadResult values each signal brings. */
 const VALUE_KEYS: Record<Signal, readonly (keyof ReadResult['values'])[]> = {
-  lock: ['locked'], battery: ['batteryPercent'], fuel: ['fuelPercent'], charge: ['pluggedIn', 'chargeState'],
+  lock: ['locked', 'openings'], battery: ['batteryPercent'], fuel: ['fuelPercent'], charge: ['pluggedIn', 'chargeState'],
 };
 
 /** Which signal a ReadResult value belongs to. */
 function valueSignal(key: string): Signal | undefined {
   switch (key) {
     case 'locked':
+    case 'openings':
       return 'lock';
     case 'batteryPercent':
       return 'battery';

@@ -69,6 +69,14 @@ export function pluggedInContact(pluggedIn: boolean | undefined): number | undef
   return pluggedIn ? Contact.DETECTED : Contact.NOT_DETECTED;
 }
 
+/** Closed Up: contact (closed) only when the car reports everything closed; unknown when it reports nothing. */
+export function closedUpContact(openings: readonly string[] | undefined): number | undefined {
+  if (openings === undefined) {
+    return undefined;
+  }
+  return openings.length === 0 ? Contact.DETECTED : Contact.NOT_DETECTED;
+}
+
 // HAP 2.x name rule: starts and ends with a letter or digit; inside also spaces and ’'&!._:;()/,-
 const NAME_INSIDE = /[^\p{L}\p{N}\p{Zs}’'&!._:;()/,-]/gu;
 const NAME_EDGE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;

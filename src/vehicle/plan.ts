@@ -13,6 +13,8 @@ export interface VehiclePlan {
   /** ChargingState: read from /charge, fixed NOT_CHARGEABLE (ICE), or unknown (left out). */
   charging: 'read' | 'not-chargeable' | 'unknown';
   pluggedIn: boolean;
+  /** "Closed Up": every door, window and lid the car reports closed; it rides on the lock's read. */
+  closedUp: boolean;
   /** What one refresh reads: one batch, one billed request per signal. */
   signals: Signal[];
 }
@@ -41,9 +43,10 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
     charging = 'not-chargeable';
   }
   const pluggedIn = switches.pluggedIn && chargeReadable;
+  const closedUp = switches.closedUp && can('lock', 'read_security');
 
   const signals: Signal[] = [];
-  if (lock === 'read' || lock === 'read-only') {
+  if (lock === 'read' || lock === 'read-only' || closedUp) {
     signals.push('lock');
   }
   if (level !== undefined) {
@@ -52,5 +55,5 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   if (pluggedIn || (level !== undefined && charging === 'read')) {
     signals.push('charge');
   }
-  return { lock, level, charging, pluggedIn, signals };
+  return { lock, level, charging, pluggedIn, closedUp, signals };
 }

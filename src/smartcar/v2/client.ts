@@ -6,6 +6,7 @@ import smartcar from 'smartcar';
 import { CONNECT_SCOPES } from '../connect.js';
 import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from '../errors.js';
 import type { ReadResult, Signal, TokenSet, VehicleInfo } from '../types.js';
+import { openingsOfSecurity } from './closures.js';
 
 export interface SmartcarClientOptions {
   clientId: string;
@@ -145,6 +146,10 @@ export class SmartcarClient {
           const s = item(signal, batch.lockStatus);
           if (s && typeof s.isLocked === 'boolean') {
             result.values.locked = s.isLocked;
+          }
+          const openings = s ? openingsOfSecurity(s) : undefined;
+          if (openings !== undefined) {
+            result.values.openings = openings;
           }
           break;
         }

@@ -35,6 +35,11 @@ declare module 'smartcar' {
 
     interface LockStatus {
       isLocked?: boolean | null;
+      /** The rest of /security's body, passed through (smartcar-api.md §3.3). */
+      doors?: unknown;
+      windows?: unknown;
+      sunroof?: unknown;
+      storage?: unknown;
       meta: Meta;
     }
     interface Battery {

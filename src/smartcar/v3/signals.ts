@@ -145,6 +145,10 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
           result.values.locked = locked;
           used(main!);
         }
+        const openings = openingsOfClosures(byCode);
+        if (openings !== undefined) {
+          result.values.openings = openings;
+        }
         break;
       }
       case 'battery':
@@ -204,6 +208,51 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
     result.signalAt = signalAt;
   }
   return result;
+}
+
+const POSITION = [['front left', 'front right'], ['rear left', 'rear right']] as const;
+
+/**
+ * The closure signals (smartcar-v3.md §4) as the parts that are open, in the owner's words; undefined
+ * when the car reports none. Doors and windows are grids (row 0 front, column 0 left) under `values`
+ * (real payloads) or `doors` (the spec's example, §7.13).
+ */
+export function openingsOfClosures(byCode: ReadonlyMap<string, SignalResource>): string[] | undefined {
+  const open: string[] = [];
+  let reported = 0;
+  const grid = (code: string, noun: string): void => {
+    const r = byCode.get(code);
+    if (!delivered(r)) {
+      return;
+    }
+    const cells = Array.isArray(r.body.values) ? r.body.values : Array.isArray(r.body.doors) ? r.body.doors : [];
+    for (const cell of cells as { row?: unknown; column?: unknown; isOpen?: unknown }[]) {
+      const where = typeof cell?.row === 'number' && typeof cell.column === 'number' ? POSITION[cell.row]?.[cell.column] : undefined;
+      if (typeof cell?.isOpen !== 'boolean') {
+        continue;
+      }
+      reported++;
+      if (cell.isOpen) {
+        open.push(`${where ?? 'a'} ${noun}`);
+      }
+    }
+  };
+  const lid = (code: string, name: string): void => {
+    const r = byCode.get(code);
+    if (delivered(r) && typeof r.body.isOpen === 'boolean') {
+      reported++;
+      if (r.body.isOpen) {
+        open.push(name);
+      }
+    }
+  };
+  grid('closure-doors', 'door');
+  grid('closure-windows', 'window');
+  lid('closure-sunroof', 'sunroof');
+  lid('closure-reartrunk', 'trunk');
+  lid('closure-fronttrunk', 'frunk');
+  lid('closure-enginecover', 'hood');
+  return reported > 0 ? open : undefined;
 }
 
 /**
