@@ -46,7 +46,9 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     res.end();
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  // A page with an opaque origin ("null"), as a sandboxed frame or a file: page has; its popups escape the sandbox.
+  const sandbox = url.pathname === '/sandboxed' ? { 'content-security-policy': 'sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox' } : {};
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...sandbox });
   res.end('<!doctype html><title>blank</title><p>blank</p>');
 }
 
@@ -186,7 +188,7 @@ describe('the Connect relay page', async () => {
     assert.equal(relayRequests.length, 1, `the relay loads nothing but itself: ${relayRequests.join(', ')}`);
   });
 
-  it('hands a v3 answer without a code and shows Done when it cannot close itself', { skip }, async () => {
+  it('hands a v3 answer without a code, also to a late hello, and shows Done when it cannot close itself', { skip }, async () => {
     const context = await newContext();
     const opener = await openerPage(context, openerOrigin);
     const popupOpened = opener.waitForEvent('popup');
@@ -195,6 +197,8 @@ describe('the Connect relay page', async () => {
     await popup.waitForLoadState();
     // A page that closes itself cannot be seen; stop it from closing to check what the owner would see.
     await popup.evaluate('window.close = () => {}');
+    // A hello later than the relay's wait: the owner was told "Done" already, and the answer still goes, once.
+    await popup.locator('#heading', { hasText: /^Done$/ }).waitFor({ timeout: HELLO_WAIT_MS + 3000 });
     await opener.evaluate(`window.__sayHello(${JSON.stringify(STATE)})`);
     await popup.locator('#heading', { hasText: 'Done — you can close this window' }).waitFor();
     assert.equal(new URL(popup.url()).search, '', 'the spent answer is erased from the address bar and history');
@@ -248,6 +252,19 @@ describe('the Connect relay page', async () => {
     assert.equal(await popup.locator('#address').inputValue(), relayAt({ code: CODE, state: STATE }));
     assert.deepEqual(await received(opener), []);
     assert.equal(popup.isClosed(), false);
+  });
+
+  it('gives an opener with an opaque origin nothing, even with the right state', { skip }, async () => {
+    // The answer could only reach a "null" origin through '*', i.e. to whatever page that window shows.
+    const context = await newContext();
+    const opener = await context.newPage();
+    await opener.goto(`${openerOrigin}/sandboxed`);
+    assert.equal(await opener.evaluate<string>('window.origin'), 'null');
+    const popupOpened = opener.waitForEvent('popup');
+    await opener.evaluate(openerScript({ url: relayAt({ code: CODE, state: STATE }), state: STATE, relayOrigin: '*', hello: true }));
+    const popup = await popupOpened;
+    await popup.locator('#heading', { hasText: 'One more step' }).waitFor({ timeout: HELLO_WAIT_MS + 3000 });
+    assert.deepEqual(await received(opener), []);
   });
 
   it('ignores a third window that says hello with the right state, and lets nobody steer the opener\'s answer', { skip }, async () => {
