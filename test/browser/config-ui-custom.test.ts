@@ -4,6 +4,8 @@
 // press Refresh now and see Smartcar read the car; Disconnect, answered inside the page (the iframe cannot
 // show confirm()): No keeps the car, Yes removes it; Connect a vehicle opens Smartcar Connect.
 import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
@@ -11,6 +13,7 @@ import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { ConfigUiX, configUiX } from '../helpers/config-ui-x.js';
 import { pluginConfigV3, startEmulator } from '../helpers/plugin-world.js';
+import { recordSecrets } from '../helpers/suite-capture.js';
 import { until } from '../helpers/wait.js';
 import { freePort, launchChromium, screenshot } from './support.js';
 
@@ -115,6 +118,14 @@ describe('the custom settings UI in a real Config UI X 5.10.0', async () => {
     assert.match(await frame.locator('#sc-notice').innerText(), /Disconnected F-150/);
     assert.equal(await card(carId).count(), 1, 'the other car stays');
     await ui.waitForLog(/Disconnected F-150/, 10_000);
+  });
+
+  it('the admin secret is owner-only and in no log of Homebridge or the UI', { skip }, async () => {
+    const file = join(ui.storage, 'smartcar-admin.json');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const { secret } = JSON.parse(await readFile(file, 'utf8')) as { secret: string };
+    recordSecrets('config-ui-custom', [secret]);
+    assert.ok(!ui.logs.includes(secret));
   });
 
   it('Connect a vehicle opens Smartcar Connect in a new window', { skip }, async () => {

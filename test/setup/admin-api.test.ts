@@ -15,7 +15,7 @@ import { recordSecrets } from '../helpers/suite-capture.js';
 
 interface Answer { status: number; body: Record<string, unknown>; headers: Record<string, string | string[] | undefined> }
 
-function call(port: number, options: { method?: string; path: string; secret?: string; authorization?: string; host?: string; body?: string | Buffer; type?: string }): Promise<Answer> {
+function call(port: number, options: { method?: string; path: string; secret?: string; authorization?: string; host?: string; body?: string | Buffer; type?: string; chunked?: boolean }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host: options.host ?? `127.0.0.1:${port}` };
     if (options.authorization !== undefined) {
@@ -41,6 +41,14 @@ function call(port: number, options: { method?: string; path: string; secret?: s
       });
     });
     req.on('error', reject);
+    if (options.chunked === true && options.body !== undefined) {
+      // No Content-Length: the cap must hold while the body streams in.
+      req.setHeader('transfer-encoding', 'chunked');
+      const half = Math.floor(options.body.length / 2);
+      req.write(options.body.slice(0, half));
+      req.end(options.body.slice(half));
+      return;
+    }
     req.end(options.body);
   });
 }
@@ -138,6 +146,7 @@ describe('Admin endpoint for the Homebridge UI, through the real platform', () =
       ['a Host on another port', post('/disconnect', { vehicleId: carId }, { host: `127.0.0.1:${port + 1}` }), 403],
       ['a LAN Host', call(port, { path: '/status', secret, host: `192.168.1.2:${port}` }), 403],
       ['an oversized body', call(port, { method: 'POST', path: '/disconnect', secret, body: big }), 413],
+      ['an oversized body, streamed without a length', call(port, { method: 'POST', path: '/disconnect', secret, body: big, chunked: true }), 413],
       ['malformed JSON', call(port, { method: 'POST', path: '/disconnect', secret, body: '{"vehicleId":' }), 400],
       ['a JSON array', call(port, { method: 'POST', path: '/disconnect', secret, body: json([carId]) }), 400],
       ['JSON null', call(port, { method: 'POST', path: '/refresh', secret, body: 'null' }), 400],
