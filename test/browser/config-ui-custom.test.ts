@@ -2,7 +2,8 @@
 // driven in Chromium as an owner: log in, open the plugin's settings, see the cars the running plugin serves
 // (pointed at the emulator) with their values, month and permissions, the options' schema form below them;
 // press Refresh now and see Smartcar read the car; Disconnect, answered inside the page (the iframe cannot
-// show confirm()): No keeps the car, Yes removes it; Connect a vehicle opens Smartcar Connect.
+// show confirm()): No keeps the car, Yes removes it; Connect a vehicle from a browser whose localhost is not the
+// Homebridge machine's (the callback routed away): the car appears in the list by itself (v3 listing).
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ describe('the custom settings UI in a real Config UI X 5.10.0', async () => {
   let frame: FrameLocator;
   let carId: string;
   let otherId: string;
+  let phoneCarId: string;
   const card = (id: string): Locator => frame.locator(`[data-vehicle="${id}"]`);
 
   before(async () => {
@@ -46,6 +48,13 @@ describe('the custom settings UI in a real Config UI X 5.10.0', async () => {
       fuel: { percentRemaining: 0.5, amountRemainingLiters: 40, rangeKm: 400, tankLiters: 90 },
     }).id;
     emu.connect(userId);
+    // An owner who connects from the custom UI, on a device that is not the Homebridge machine.
+    const phoneUser = emu.addUser({ email: 'phone@example.com', password: 'password' }).id;
+    phoneCarId = emu.addVehicle(phoneUser, {
+      powertrain: 'PHEV', make: 'TOYOTA', model: 'RAV4 Prime', locked: true,
+      battery: { percentRemaining: 0.42, rangeKm: 60, capacityKwh: 18 }, charge: { isPluggedIn: false, state: 'NOT_CHARGING', limit: 1 },
+      fuel: { percentRemaining: 0.6, amountRemainingLiters: 30, rangeKm: 500, tankLiters: 55 },
+    }).id;
     ui = await ConfigUiX.start(copy.dir!, {
       platform: { platform: 'Smartcar', name: 'Smartcar', ...pluginConfigV3({ setupPort: await freePort() }) },
       uiPort: await freePort(), bridgePort: await freePort(),
@@ -128,13 +137,26 @@ describe('the custom settings UI in a real Config UI X 5.10.0', async () => {
     assert.ok(!ui.logs.includes(secret));
   });
 
-  it('Connect a vehicle opens Smartcar Connect in a new window', { skip }, async () => {
+  it('Connect a vehicle from a browser that cannot reach the Homebridge machine\'s localhost: the car appears by itself', { skip }, async () => {
+    // A phone or laptop: Smartcar's redirect to http://localhost:…/callback goes nowhere.
+    await page.context().route(/^http:\/\/localhost(:\d+)?\//, (route) => route.abort('connectionrefused'));
     const popup = page.waitForEvent('popup', { timeout: 15_000 });
     await frame.getByRole('button', { name: 'Connect a vehicle' }).click();
     const opened = await popup;
-    const url = new URL(opened.url() === 'about:blank' ? (await opened.waitForURL(/./), opened.url()) : opened.url());
-    assert.equal(url.origin, new URL(emu.origins.connect).origin);
-    assert.ok((url.searchParams.get('state') ?? '').length >= 24);
+    await opened.waitForURL((u) => u.origin === new URL(emu.origins.connect).origin, { timeout: 15_000 });
+    assert.ok((new URL(opened.url()).searchParams.get('state') ?? '').length >= 24, 'a fresh state');
+    assert.match(await frame.locator('#sc-notice').innerText(), /within a minute/);
+    await opened.locator('#email').fill('phone@example.com');
+    await opened.locator('#password').fill('password');
+    await opened.locator('#sign-in').click();
+    await opened.locator('input[name=vehicle]').first().check();
+    const failed = opened.waitForEvent('requestfailed', (req) => req.url().startsWith('http://localhost'));
+    await opened.locator('#approve').click();
+    assert.match((await failed).url(), /[?&]state=/);
     await opened.close();
+    // v3 lists the application's connections every minute (unbilled) and serves the new car.
+    await card(phoneCarId).waitFor({ timeout: 120_000 });
+    await until('its first read', async () => (await card(phoneCarId).innerText()).includes('Battery: 42 %') || undefined, 60_000);
+    await screenshot(page, 'config-ui-x-custom-ui-connected');
   });
 });
