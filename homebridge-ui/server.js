@@ -3,6 +3,7 @@
 // admin endpoint (src/admin/server.ts), found anew in <storage>/smartcar-admin.json on each request.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import process from 'node:process';
 
 import { HomebridgePluginUiServer, RequestError } from '@homebridge/plugin-ui-utils';
 
@@ -27,6 +28,28 @@ class SmartcarUiServer extends HomebridgePluginUiServer {
       return this.admin('POST', '/connect-url', {});
     });
     this.ready();
+  }
+
+  /**
+   * The base class's dispatch, without its "Incoming Request" line (the page polls /status, so that was a
+   * line in the Homebridge UI log every few seconds) and with own handlers only: it looked paths up on a
+   * plain object, so "constructor" or "toString" reached Object's methods.
+   */
+  async processRequest(request) {
+    const path = typeof request.path === 'string' ? request.path : '';
+    const handler = Object.hasOwn(this.handlers, path) ? this.handlers[path] : undefined;
+    if (handler === undefined) {
+      return this.sendResponse(request, { message: 'Not Found', path: path.slice(0, 200) }, false);
+    }
+    try {
+      return this.sendResponse(request, await handler(request.body || {}), true);
+    } catch (err) {
+      if (err instanceof RequestError) {
+        return this.sendResponse(request, { message: err.message, error: err.requestError }, false);
+      }
+      process.stderr.write(`Smartcar settings: ${path} failed: ${err && err.stack ? err.stack : String(err)}\n`);
+      return this.sendResponse(request, { message: 'The Smartcar settings hit an error; the Homebridge UI log has it' }, false);
+    }
   }
 
   /** One call to the endpoint; a 401 once more with the file read again (the plugin may have just restarted). */

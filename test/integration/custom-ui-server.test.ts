@@ -145,6 +145,11 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     const cases: Array<[string, string, unknown, RegExp]> = [
       ['an unknown path', '/tokens', {}, /^Not Found$/],
       ['a path like a file', '../../server.js', {}, /^Not Found$/],
+      ['an inherited name', 'constructor', { vehicleId: carId }, /^Not Found$/],
+      ['another inherited name', 'toString', {}, /^Not Found$/],
+      ['__proto__', '__proto__', {}, /^Not Found$/],
+      ['a path that is not a string', 42 as unknown as string, {}, /^Not Found$/],
+      ['a huge path', `/${'x'.repeat(1_000_000)}`, {}, /^Not Found$/],
       ['disconnect without a body', '/disconnect', undefined, /not a vehicle id/],
       ['disconnect with an empty body', '/disconnect', {}, /not a vehicle id/],
       ['a string body', '/refresh', 'vehicleId', /must be an object/],
@@ -173,6 +178,7 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     assert.equal(unknown.data.error?.status, 404);
     assert.equal((await ui.request('/status', {})).success, true, 'the server is still answering');
     assert.ok(!ui.output.includes(secret), 'the secret is not in the UI log');
+    assert.doesNotMatch(ui.output, /Incoming Request/, 'no log line per request (the page polls)');
   });
 
   it('a secret that changed under it (the plugin restarted) is read again; a dead one says reopen', async () => {
