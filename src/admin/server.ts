@@ -132,12 +132,15 @@ export class AdminServer {
       if (!this.authorized(req.headers.authorization)) {
         throw new HttpError(401, 'missing or wrong secret');
       }
-      const route = this.routes()[req.url ?? ''];
+      // Own keys only: a request-target like "constructor" must not reach Object's properties.
+      const routes = this.routes();
+      const url = req.url ?? '';
+      const route = Object.hasOwn(routes, url) ? routes[url]! : undefined;
       if (route === undefined) {
         throw new HttpError(404, 'no such route');
       }
       const method = req.method ?? '';
-      const fn = route[method];
+      const fn = Object.hasOwn(route, method) ? route[method] : undefined;
       if (fn === undefined) {
         res.setHeader('allow', Object.keys(route).join(', '));
         throw new HttpError(405, 'method not allowed');
