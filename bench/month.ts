@@ -321,7 +321,7 @@ async function freePort(): Promise<number> {
 export async function simulateMonth(label: string, api: Api, config: Record<string, unknown>, budget: number, seed = 7, lifeKind: LifeKind = 'full',
   webhooks: { dropEvery: number } | undefined = undefined): Promise<MonthResult> {
   const managementToken = 'bench-management-token';
-  const emu: SmartcarEmulator = await startEmulator({ monthlyRequestLimit: budget, ...(webhooks ? { managementToken, webhookTimeScale: 0.001 } : {}) });
+  const emu: SmartcarEmulator = await startEmulator({ monthlyRequestLimit: budget, ...(webhooks ? { managementToken, webhookTimeScale: 0.01 } : {}) });
   let webhookConfig: Record<string, unknown> = {};
   if (webhooks) {
     const port = await freePort();

@@ -74,7 +74,8 @@ describe('webhooks through the platform', () => {
     // Silence is judged within short bounds here, so polling's return is seen in seconds.
     Object.assign(timing, { silenceMinMs: 2500, silenceMaxMs: 2500, firstDeliveryWaitMs: 1000, persistEveryMs: 50 });
     // The emulator signs its own deliveries (the first after subscribing) with the same token.
-    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.001 });
+    // Scaled so a retry comes within a second, yet the 15 s answer limit stays 300 ms: a loaded CI machine must not time out.
+    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.02 });
     const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
     userId = user.id;
     bevId = emu.addVehicle(user.id, {
@@ -233,7 +234,8 @@ describe('webhooks from the emulator: the car changes, the emulator delivers', (
 
   before(async () => {
     Object.assign(timing, { silenceMinMs: 2500, silenceMaxMs: 2500, firstDeliveryWaitMs: 1000, persistEveryMs: 50 });
-    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.001 });
+    // Scaled so a retry comes within a second, yet the 15 s answer limit stays 300 ms: a loaded CI machine must not time out.
+    emu = await startEmulator({ managementToken: AMT, webhookTimeScale: 0.02 });
     const user = emu.addUser({ email: 'owner@example.com', password: 'pw' });
     bevId = emu.addVehicle(user.id, {
       powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
