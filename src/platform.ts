@@ -199,7 +199,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     if (this.abort.signal.aborted) {
       return;
     }
-    const server = new AdminServer({ host: this, log: this.log, storagePath: this.api.user.storagePath(), api: this.config?.api, now: this.now });
+    const server = new AdminServer({
+      host: this, log: this.log, storagePath: this.api.user.storagePath(), api: this.config?.api, now: this.now,
+      connectUrl: () => this.setupServer?.connectUrl(),
+    });
     try {
       await server.start();
       this.adminServer = server;

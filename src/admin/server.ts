@@ -16,6 +16,11 @@ export interface AdminServerOptions {
   storagePath: string;
   /** The Smartcar API spoken: the UI tells a v2 owner where Connect's answer must land. */
   api?: string;
+  /**
+   * A Connect URL whose state the setup page accepts (its callback and paste box), or undefined when the
+   * page is not running: then a state of our own (v3 still finds the new car by itself).
+   */
+  connectUrl?: () => string | undefined;
   now?: () => number;
 }
 
@@ -117,7 +122,7 @@ export class AdminServer {
       '/connect-url': {
         POST: (body) => {
           only(body, []);
-          return Promise.resolve({ url: host.authUrl(randomBytes(24).toString('base64url')) });
+          return Promise.resolve({ url: this.options.connectUrl?.() ?? host.authUrl(randomBytes(24).toString('base64url')) });
         },
       },
     };

@@ -44,6 +44,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export class SetupServer {
   private server: Server | undefined;
+  /** Connect's one-time states: also issued for Connect started elsewhere (the Homebridge UI), so its answer lands here. */
+  private states: TokenStore | undefined;
   private readonly callbackPath: string;
 
   constructor(private readonly options: SetupServerOptions) {
@@ -75,13 +77,14 @@ export class SetupServer {
         throw new Error(message, { cause: err });
       }
     }
+    this.states = new TokenStore({ ttlMs: STATE_TTL_MS, maxEntries: MAX_PENDING_STATES, singleUse: true, now });
     const app = createApp({
       gate: new OwnerGate(code, now),
       host: this.options.host,
       log,
       redirectUri: this.options.redirectUri,
       callbackPath: this.callbackPath,
-      states: new TokenStore({ ttlMs: STATE_TTL_MS, maxEntries: MAX_PENDING_STATES, singleUse: true, now }),
+      states: this.states,
       csrf: new TokenStore({ ttlMs: CSRF_TTL_MS, maxEntries: MAX_CSRF_TOKENS, singleUse: false, now }),
       now,
       ...(this.options.refreshWaitMs !== undefined ? { refreshWaitMs: this.options.refreshWaitMs } : {}),
@@ -123,6 +126,14 @@ export class SetupServer {
         + 'after approving, paste the address of the page that fails to load into the setup page, or make the ports match.');
     }
     return pageUrl(localHost(bind), actualPort);
+  }
+
+  /**
+   * A Connect URL whose answer this page's callback (or its paste box) accepts: the Homebridge UI starts
+   * Connect with it, and Smartcar's answer still lands here with a state this page issued.
+   */
+  connectUrl(): string | undefined {
+    return this.server === undefined || this.states === undefined ? undefined : this.options.host.authUrl(this.states.issue());
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { accessories, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
-import { pluginConfigV3, startConnected, startEmulator } from '../helpers/plugin-world.js';
+import { connectAnswer, pluginConfigV3, startConnected, startEmulator } from '../helpers/plugin-world.js';
 import { recordSecrets } from '../helpers/suite-capture.js';
 
 interface Answer { status: number; body: Record<string, unknown>; headers: Record<string, string | string[] | undefined> }
@@ -132,6 +132,22 @@ describe('Admin endpoint for the Homebridge UI, through the real platform', () =
     assert.equal(ua.origin, new URL(emu.origins.connect).origin);
     assert.ok((ua.searchParams.get('state') ?? '').length >= 24);
     assert.notEqual(ua.searchParams.get('state'), ub.searchParams.get('state'));
+  });
+
+  it('the Connect URL\'s answer is accepted by the setup page\'s callback (one store of Connect states)', async () => {
+    const readAt = (): number[] => world.platform.status().flatMap((u) => u.vehicles).map((v) => v.lastRefreshAt ?? 0);
+    const before = readAt();
+    const { url } = (await post('/connect-url', {})).body as { url: string };
+    emu.autoApprove = { email: 'admin@example.com' };
+    const answer = await connectAnswer(url);
+    emu.autoApprove = false;
+    const page = /Setup page: (http:\/\/\S+)/.exec(world.logs.text())![1]!.replace('0.0.0.0', '127.0.0.1');
+    const callback = new URL(`/callback?${answer.toString()}`, page);
+    const res = await fetch(callback, { redirect: 'manual' });
+    assert.equal(res.status, 303, await res.text());
+    assert.match(res.headers.get('location') ?? '', /connected=2/);
+    // Connect again reads each car at once: let those reads land before the next test counts requests.
+    await waitFor('the reads after Connect', () => readAt().every((at, i) => at > before[i]!));
   });
 
   it('refuses, each with a 4xx and no state change, everything that is not exactly ours', async () => {
