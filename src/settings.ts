@@ -7,8 +7,9 @@ export const PLUGIN_NAME = 'homebridge-smartcar';
 export const DOCS_URL = 'https://github.com/homebridge-smartcar/homebridge-smartcar#readme';
 
 export const SETUP_PORT = 8585;
-// Opened to the network (not loopback), the page asks for the setup code before any state change.
-export const SETUP_BIND = '0.0.0.0';
+// Loopback by default: from other devices the owner uses the plugin's settings in the Homebridge UI, behind its
+// login. Opened to the network (setupBind), the page asks for the setup code before any state change.
+export const SETUP_BIND = '127.0.0.1';
 export const REDIRECT_PATH = '/callback';
 // The webhook receiver has its own listener: an owner exposes only it (through a reverse proxy or a
 // tunnel), never the setup page.

@@ -116,6 +116,9 @@ export class SetupServer {
 
     const actualPort = (server.address() as AddressInfo).port;
     log.info(`Setup page: ${pageUrl(displayHost(bind), actualPort)} — open it to connect a vehicle`);
+    if (code === undefined && isLoopback(bind)) {
+      log.info('The setup page answers on this machine only ("setupBind"); from other devices use the plugin\'s settings in the Homebridge UI');
+    }
     if (code !== undefined) {
       log.info(`The setup page is open to your network ("setupBind": "${bind}"): connecting, refreshing and disconnecting there need the setup code ${code}`);
     }

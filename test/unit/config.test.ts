@@ -16,7 +16,7 @@ describe('normalizeConfig', () => {
     assert.ok(c);
     assert.equal(lines.length, 0);
     assert.equal(c.setupPort, 8585);
-    assert.equal(c.setupBind, '0.0.0.0');
+    assert.equal(c.setupBind, '127.0.0.1');
     assert.equal(c.redirectUri, 'http://localhost:8585/callback');
     assert.equal(c.mode, 'live');
     assert.equal(c.api, 'v3');
