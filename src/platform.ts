@@ -202,6 +202,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const server = new AdminServer({
       host: this, log: this.log, storagePath: this.api.user.storagePath(), api: this.config?.api, now: this.now,
       connectUrl: () => this.setupServer?.connectUrl(),
+      setupCode: () => this.setupServer?.setupCode,
     });
     try {
       await server.start();

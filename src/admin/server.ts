@@ -21,6 +21,8 @@ export interface AdminServerOptions {
    * page is not running: then a state of our own (v3 still finds the new car by itself).
    */
   connectUrl?: () => string | undefined;
+  /** The setup page's setup code, when the page is open to the network: the owner reads it here, behind the UI's login. */
+  setupCode?: () => string | undefined;
   now?: () => number;
 }
 
@@ -96,7 +98,10 @@ export class AdminServer {
     const now = this.options.now ?? Date.now;
     return {
       '/status': {
-        GET: () => Promise.resolve({ now: now(), api: this.options.api, users: host.status() }),
+        GET: () => {
+          const setupCode = this.options.setupCode?.();
+          return Promise.resolve({ now: now(), api: this.options.api, users: host.status(), ...(setupCode !== undefined ? { setupCode } : {}) });
+        },
       },
       '/refresh': {
         POST: async (body) => {

@@ -46,6 +46,7 @@ export class SetupServer {
   private server: Server | undefined;
   /** Connect's one-time states: also issued for Connect started elsewhere (the Homebridge UI), so its answer lands here. */
   private states: TokenStore | undefined;
+  private code: string | undefined;
   private readonly callbackPath: string;
 
   constructor(private readonly options: SetupServerOptions) {
@@ -78,6 +79,7 @@ export class SetupServer {
       }
     }
     this.states = new TokenStore({ ttlMs: STATE_TTL_MS, maxEntries: MAX_PENDING_STATES, singleUse: true, now });
+    this.code = code;
     const app = createApp({
       gate: new OwnerGate(code, now),
       host: this.options.host,
@@ -129,6 +131,11 @@ export class SetupServer {
         + 'after approving, paste the address of the page that fails to load into the setup page, or make the ports match.');
     }
     return pageUrl(localHost(bind), actualPort);
+  }
+
+  /** The setup code the page asks for, when it is open to the network (the Homebridge UI shows it to the owner). */
+  get setupCode(): string | undefined {
+    return this.server === undefined ? undefined : this.code;
   }
 
   /**

@@ -220,3 +220,31 @@ describe('Admin endpoint for the Homebridge UI, through the real platform', () =
     assert.equal((await call(next.port, { path: '/status', secret: next.secret })).status, 200);
   });
 });
+
+describe('Admin endpoint: the setup code for the owner', () => {
+  it('shows the setup page\'s code when the page is open to the network, and none on loopback', async () => {
+    const emu = await startEmulator();
+    try {
+      const userId = emu.addUser({ email: 'code@example.com', password: 'pw' }).id;
+      emu.addVehicle(userId, { powertrain: 'ICE', make: 'FORD', model: 'F-150', locked: true });
+      for (const [bind, shown] of [['0.0.0.0', true], ['127.0.0.1', false]] as const) {
+        const world = await startConnected(emu, userId, { config: { setupBind: bind } });
+        try {
+          const file = JSON.parse(await readFile(join(world.storage, 'smartcar-admin.json'), 'utf8')) as { port: number; secret: string };
+          recordSecrets('admin-api-code', [file.secret]);
+          const res = await call(file.port, { path: '/status', secret: file.secret });
+          assert.equal(res.status, 200);
+          if (shown) {
+            assert.equal(res.body.setupCode, (await readFile(join(world.storage, 'smartcar-setup-code'), 'utf8')).trim());
+          } else {
+            assert.equal(res.body.setupCode, undefined);
+          }
+        } finally {
+          await world.shutdown();
+        }
+      }
+    } finally {
+      await emu.close();
+    }
+  });
+});
