@@ -1,5 +1,6 @@
-// The setup pages as server-rendered HTML: no scripts, no external assets, one inline style block
-// allowed by the per-response CSP nonce. Every Smartcar-provided string goes through `html`.
+// The setup pages as server-rendered HTML: no external assets, one inline style block and (on the status
+// page) one inline script, both allowed by the per-response CSP nonce. Every Smartcar-provided string goes
+// through `html`; the script sets text only (textContent), never markup.
 import { Html, html, type HtmlValue } from './html.js';
 import type { UserStatusView, VehicleStatusView } from './host.js';
 
@@ -42,7 +43,7 @@ details summary { cursor: pointer; color: var(--accent); }
 // STYLE is our own constant, so it goes in unescaped (the quotes in font names must survive).
 const STYLE_HTML = new Html(STYLE);
 
-export function layout(options: { title: string; nonce: string; body: HtmlValue }): Html {
+export function layout(options: { title: string; nonce: string; body: HtmlValue; script?: Html }): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -54,7 +55,7 @@ export function layout(options: { title: string; nonce: string; body: HtmlValue 
 </head>
 <body><main>
 ${options.body}
-</main></body>
+</main>${options.script !== undefined ? html`<script nonce="${options.nonce}">${options.script}</script>` : ''}</body>
 </html>
 `;
 }
@@ -114,19 +115,19 @@ function vehicleHtml(v: VehicleStatusView, model: StatusPageModel): Html {
   return html`<article class="card vehicle" data-vehicle-id="${v.vehicleId}">
 <h2>${v.name}</h2>
 ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
-${v.problems.length > 0 ? html`<ul class="problems">${v.problems.map((p) => html`<li>${p}</li>`)}</ul>` : ''}
+<ul class="problems"${v.problems.length === 0 ? html` hidden` : ''}>${v.problems.map((p) => html`<li>${p}</li>`)}</ul>
 <dl>
   <dt>Doors</dt><dd class="lock">${lockText(v)}</dd>
   <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
   ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
   ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
-  <dt>Last refresh</dt><dd>${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
-  ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd>${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
-  ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd>${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
+  <dt>Last refresh</dt><dd class="last-refresh">${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
+  ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd class="data-age">${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
+  ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd class="next-refresh">${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
   ${v.webhook !== undefined ? html`<dt>Webhooks</dt><dd class="webhook">${v.webhook}</dd>` : ''}
   ${v.requestsUsed !== undefined && v.requestBudget !== undefined
-    ? html`<dt>Requests</dt><dd>${v.requestsUsed} of ${v.requestBudget} this month</dd>` : ''}
+    ? html`<dt>Requests</dt><dd class="requests">${requestsText(v.requestsUsed, v.requestBudget)}</dd>` : ''}
 </dl>
 <details><summary>Permissions (${v.permissions.length})</summary>
 <ul class="permissions">${v.permissions.map((p) => html`<li><code>${p}</code></li>`)}</ul></details>
@@ -164,6 +165,10 @@ function isLocalhostUri(uri: string): boolean {
   } catch {
     return false;
   }
+}
+
+function requestsText(used: number, budget: number): string {
+  return `${used} of ${budget} this month`;
 }
 
 function lockText(v: VehicleStatusView): string {
@@ -210,6 +215,66 @@ export function relativeTime(at: number, now: number): string {
   const words = `${count} ${unit}${count === 1 ? '' : 's'}`;
   return delta >= 0 ? `${words} ago` : `in ${words}`;
 }
+
+/**
+ * The status page's script: every 10 s it reads /status.json and puts each car's new values into the
+ * cards in place, as text. Its wording mirrors the functions above (the browser test compares it with
+ * a reload). Our own constant, so it goes in unescaped; it holds no value from Smartcar.
+ */
+export const STATUS_SCRIPT = new Html(`(() => {
+  'use strict';
+  const EVERY_MS = 10000;
+  const MINUTE = 60000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
+  const LOCK = { locked: 'locked', unlocked: 'unlocked', 'not-available': 'not available for this car' };
+  const CHARGING = { CHARGING: 'charging', FULLY_CHARGED: 'fully charged' };
+  function relative(at, now) {
+    const delta = now - at, abs = Math.abs(delta);
+    if (abs < 45000) return 'just now';
+    const [count, unit] = abs < HOUR ? [Math.max(1, Math.round(abs / MINUTE)), 'minute']
+      : abs < DAY ? [Math.floor(abs / HOUR), 'hour'] : [Math.floor(abs / DAY), 'day'];
+    const words = count + ' ' + unit + (count === 1 ? '' : 's');
+    return delta >= 0 ? words + ' ago' : 'in ' + words;
+  }
+  function set(card, name, text) {
+    const el = card.querySelector('.' + name);
+    if (el !== null && el.textContent !== text) el.textContent = text;
+  }
+  function apply(data) {
+    const cards = new Map(Array.from(document.querySelectorAll('article.vehicle'), (a) => [a.dataset.vehicleId, a]));
+    for (const user of data.users) for (const v of user.vehicles) {
+      const card = cards.get(v.vehicleId);
+      if (card === undefined) continue;
+      set(card, 'lock', LOCK[v.lock] || 'unknown');
+      set(card, 'level', v.level === undefined ? 'unknown' : Math.round(v.level) + '%');
+      if (v.charging !== undefined) set(card, 'charging', CHARGING[v.charging] || 'not charging');
+      if (v.pluggedIn !== undefined) set(card, 'plugged', v.pluggedIn ? 'yes' : 'no');
+      if (v.openings !== undefined) set(card, 'closed-up', v.openings.length === 0 ? 'yes' : 'no: ' + v.openings.join(', ') + ' open');
+      set(card, 'last-refresh', v.lastRefreshAt === undefined ? 'not yet' : relative(v.lastRefreshAt, data.now));
+      if (v.dataAt !== undefined) set(card, 'data-age', 'the car reported ' + relative(v.dataAt, data.now));
+      if (v.nextRefreshAt !== undefined) set(card, 'next-refresh', relative(v.nextRefreshAt, data.now));
+      if (v.webhook !== undefined) set(card, 'webhook', v.webhook);
+      if (v.requestsUsed !== undefined && v.requestBudget !== undefined) {
+        set(card, 'requests', v.requestsUsed + ' of ' + v.requestBudget + ' this month');
+      }
+      const problems = card.querySelector('ul.problems');
+      if (problems !== null && Array.from(problems.children, (li) => li.textContent).join('\\n') !== v.problems.join('\\n')) {
+        problems.replaceChildren(...v.problems.map((p) => { const li = document.createElement('li'); li.textContent = p; return li; }));
+        problems.hidden = v.problems.length === 0;
+      }
+    }
+  }
+  async function tick() {
+    if (document.hidden) return;
+    try {
+      const res = await fetch('/status.json', { cache: 'no-store', credentials: 'same-origin' });
+      if (res.ok) apply(await res.json());
+    } catch {
+      // The plugin may be restarting: the next tick tries again.
+    }
+  }
+  setInterval(() => { void tick(); }, EVERY_MS);
+})();
+`);
 
 export function confirmDisconnectPage(options: { vehicle: VehicleStatusView; csrf: string }): Html {
   const v = options.vehicle;

@@ -10,11 +10,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logging } from 'homebridge';
 
 import { explainConnectError, parsePastedAddress, readConnectAnswer } from './connect-answer.js';
-import type { HtmlValue } from './html.js';
+import type { Html, HtmlValue } from './html.js';
 import type { RefreshNowAnswer, SetupHost, VehicleStatusView } from './host.js';
 import type { TokenStore } from './oauth-state.js';
 import { OwnerGate } from './owner-gate.js';
-import { confirmDisconnectPage, layout, messagePage, setupCodePage, statusPage, type Banner } from './pages.js';
+import { confirmDisconnectPage, layout, messagePage, setupCodePage, statusPage, STATUS_SCRIPT, type Banner } from './pages.js';
 
 export interface RouteOptions {
   host: SetupHost;
@@ -84,7 +84,13 @@ export function createApp(options: RouteOptions): express.Express {
       redirectUri: options.redirectUri,
       now: options.now(),
       banner: bannerFor(queryOf(req)),
-    }));
+    }), STATUS_SCRIPT);
+  });
+
+  // What the status page's script refetches: the same views the page shows (they hold no secret), and
+  // the host's clock, so ages read as on the page. no-store comes with securityHeaders.
+  app.get('/status.json', (_req, res) => {
+    res.status(200).json({ now: options.now(), users: host.status() });
   });
 
   app.post('/unlock', requireCsrf, (req, res) => {
@@ -332,7 +338,7 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
   const nonce = randomBytes(16).toString('base64');
   res.locals.nonce = nonce;
   res.set({
-    'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // The callback URL carries the authorization code: never let it leave in a Referer.
@@ -373,9 +379,9 @@ export function isLocalHostHeader(hostHeader: string | undefined, redirectUri: s
   return name === redirectHost || name === hostname().toLowerCase();
 }
 
-function page(res: Response, status: number, title: string, body: HtmlValue): void {
+function page(res: Response, status: number, title: string, body: HtmlValue, script?: Html): void {
   const nonce = typeof res.locals.nonce === 'string' ? res.locals.nonce : '';
-  res.status(status).type('html').send(layout({ title, nonce, body }).text);
+  res.status(status).type('html').send(layout({ title, nonce, body, ...(script !== undefined ? { script } : {}) }).text);
 }
 
 function bannerFor(params: URLSearchParams): Banner | undefined {

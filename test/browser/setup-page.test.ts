@@ -50,6 +50,52 @@ describe('status page in Chromium', async () => {
     await page.close();
   });
 
+  it('shows values changed at the host without a reload, as a reload would word them, under the CSP', { skip }, async () => {
+    s.host.users = sampleUsers();
+    const page = await (browser as Browser).newPage({ viewport: PHONE_VIEWPORT });
+    const violations: string[] = [];
+    page.on('console', (msg) => {
+      if (/Content Security Policy|Refused/i.test(msg.text()) || msg.type() === 'error') {
+        violations.push(msg.text());
+      }
+    });
+    page.on('pageerror', (err) => violations.push(err.message));
+    // The webhook line is drawn only when webhooks are on: on from the start here.
+    s.host.users[0]!.vehicles[0]!.webhook = 'Deliveries arrive';
+    await page.goto(s.base);
+    const card = page.locator('article.vehicle').first();
+    assert.equal(await card.locator('.lock').innerText(), 'locked');
+    const v = s.host.users[0]!.vehicles[0]!;
+    v.level = 41.4;
+    v.charging = 'FULLY_CHARGED';
+    v.pluggedIn = false;
+    v.lastRefreshAt = s.clock.now - 2 * 3_600_000;
+    v.dataAt = s.clock.now - 3 * 86_400_000;
+    v.requestsUsed = 99;
+    v.problems = ['Grant <b>read_charge</b> by connecting again'];
+    v.webhook = 'No webhook delivery since 09:00 UTC';
+    v.lock = 'not-available';
+    const started = Date.now();
+    await card.locator('.lock').filter({ hasText: 'not available for this car' }).waitFor({ timeout: 12_500 });
+    assert.ok(Date.now() - started < 12_500);
+    assert.equal(page.url(), `${s.base}`);
+    const live = await card.innerText();
+    assert.match(live, /41%/);
+    assert.match(live, /fully charged/);
+    assert.match(live, /2 hours ago/);
+    assert.match(live, /the car reported 3 days ago/);
+    assert.match(live, /No webhook delivery since 09:00 UTC/);
+    assert.match(live, /99 of 500 this month/);
+    // Text, not markup: the problem's tags stay visible characters.
+    assert.equal(await card.locator('.problems li').innerText(), 'Grant <b>read_charge</b> by connecting again');
+    assert.equal(await card.locator('.problems b').count(), 0);
+    // A reload words it all the same way.
+    await page.reload();
+    assert.equal(await page.locator('article.vehicle').first().innerText(), live);
+    assert.deepEqual(violations, []);
+    await page.close();
+  });
+
   it('"Refresh now" and "Disconnect" work by clicking, with confirmation', { skip }, async () => {
     s.host.users = sampleUsers();
     s.host.refreshCalls = [];

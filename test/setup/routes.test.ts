@@ -104,7 +104,10 @@ describe('setup page routes', () => {
         assert.match(csp, /frame-ancestors 'none'/, path);
         assert.match(csp, /base-uri 'none'/, path);
         assert.match(csp, /form-action 'self'/, path);
-        assert.doesNotMatch(csp, /script-src/, path);
+        // The status page's one script by nonce; nothing inline without it, nothing from elsewhere.
+        assert.match(csp, /script-src 'nonce-[A-Za-z0-9+/=]+';/, path);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|strict-dynamic/, path);
+        assert.match(csp, /connect-src 'self'/, path);
         assert.equal(res.headers.get('x-frame-options'), 'DENY', path);
         assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
         assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
@@ -122,7 +125,25 @@ describe('setup page routes', () => {
       const body = await a.text();
       assert.equal(body.match(/<style/g)?.length, 1);
       assert.ok(body.includes(`<style nonce="${nonce}">`));
-      assert.doesNotMatch(body, /<script|style="/);
+      assert.equal(body.match(/<script/g)?.length, 1);
+      assert.ok(body.includes(`<script nonce="${nonce}">`));
+      assert.doesNotMatch(body, /style="|innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+      // Other pages have no script at all.
+      assert.doesNotMatch(await (await get(s.base, '/nope')).text(), /<script/);
+    });
+
+    it('GET /status.json answers the status views and the host clock, never cached', async () => {
+      s.clock.now = 1_800_000_000_000;
+      const res = await get(s.base, '/status.json');
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      const body = await res.json() as { now: number; users: unknown };
+      assert.deepEqual(Object.keys(body).sort(), ['now', 'users']);
+      assert.equal(body.now, 1_800_000_000_000);
+      assert.deepEqual(body.users, JSON.parse(JSON.stringify(s.host.users)));
+      assert.equal((await fetch(new URL('/status.json', s.base), { method: 'POST' })).status, 404);
     });
   });
 
