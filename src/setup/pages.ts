@@ -80,7 +80,7 @@ export function statusPage(model: StatusPageModel): Html {
 <h1>Smartcar vehicles</h1>
 ${model.banner ? bannerHtml(model.banner) : ''}
 ${needsAction.map((u) => html`<div class="banner bad" role="alert">
-  <strong>Connect again:</strong> ${u.problem ?? 'Smartcar no longer accepts the authorization for this account.'}
+  <strong>Connect again${u.vehicles.length > 0 ? ` (${accountName(u)})` : ''}:</strong> ${u.problem ?? 'Smartcar no longer accepts the authorization for this account.'}
   Its vehicles stay in Home but stop updating until you connect again.
   <div class="actions"><a class="button" href="/connect">Connect again</a></div>
 </div>`)}
@@ -94,7 +94,7 @@ ${vehicleCount === 0
     <input type="hidden" name="csrf" value="${model.csrf}">
     <button class="secondary" type="submit">Refresh all now</button></form>` : ''}
 </div>
-${pasteHtml(model)}
+${pasteHtml(model, vehicleCount)}
 `;
 }
 
@@ -103,11 +103,21 @@ function bannerHtml(banner: Banner): Html {
 }
 
 function userHtml(user: UserStatusView, model: StatusPageModel): Html {
-  return html`<section aria-label="Smartcar account">
-<p class="muted">Smartcar account ${user.userId}</p>
+  const name = accountName(user);
+  return html`<section aria-label="Smartcar account: ${name}">
+<p class="muted account">Smartcar account: ${name}</p>
 ${user.vehicles.length === 0 ? html`<div class="card"><p>No vehicle of this account is shared with Homebridge.</p></div>` : ''}
 ${user.vehicles.map((v) => vehicleHtml(v, model))}
 </section>`;
+}
+
+/** An account as the owner knows it, by its cars ("Model 3 and F-150"): its Smartcar id means nothing to them. */
+export function accountName(user: UserStatusView): string {
+  const names = user.vehicles.map((v) => v.name);
+  if (names.length === 0) {
+    return 'no vehicle shared';
+  }
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`;
 }
 
 function vehicleHtml(v: VehicleStatusView, model: StatusPageModel): Html {
@@ -141,8 +151,9 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
 </article>`;
 }
 
-function pasteHtml(model: StatusPageModel): Html {
-  return html`<details class="card" id="paste-help"${isLocalhostUri(model.redirectUri) ? html` open` : ''}>
+/** Open while it may be needed for a first car (a localhost redirect URI fails on another device); folded after. */
+function pasteHtml(model: StatusPageModel, vehicleCount: number): Html {
+  return html`<details class="card" id="paste-help"${vehicleCount === 0 && isLocalhostUri(model.redirectUri) ? html` open` : ''}>
 <summary>Approved on Smartcar but the page did not load?</summary>
 <p>After you approve, Smartcar sends your browser to <code>${model.redirectUri}</code>. Smartcar only
 allows plain <code>http://</code> addresses for <code>localhost</code>, so when this browser is not running on the

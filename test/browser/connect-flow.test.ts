@@ -158,7 +158,10 @@ describe('connecting vehicles through the setup page', async () => {
     assert.equal(r.host.status().flatMap((u) => u.vehicles).length, 1);
     await screenshot(setupTab, 'paste-2-connected-phone');
 
-    // Pasting the same address again is a replay: refused, nothing more stored.
+    // Pasting the same address again is a replay: refused, nothing more stored. With a car connected
+    // the paste help is folded away: the owner opens it first.
+    assert.equal(await setupTab.locator('#pasted-url').isVisible(), false);
+    await setupTab.locator('#paste-help summary').click();
     await setupTab.locator('#pasted-url').fill(addressBar);
     await setupTab.locator('#paste-submit').click();
     await setupTab.waitForURL(/\/paste$/);

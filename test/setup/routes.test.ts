@@ -65,8 +65,32 @@ describe('setup page routes', () => {
       s.host.users[0]!.problem = 'Smartcar refused the refresh token.';
       s.host.users[0]!.vehicles[0]!.problems = ['Grant read_charge by connecting again'];
       const body = await (await get(s.base, '/')).text();
-      assert.match(body, /Connect again:<\/strong> Smartcar refused the refresh token\./);
+      assert.match(body, /Connect again \(Model 3\):<\/strong> Smartcar refused the refresh token\./);
       assert.match(body, /<li>Grant read_charge by connecting again<\/li>/);
+    });
+
+    it('names each account by its cars, never by its Smartcar id', async () => {
+      const v1 = s.host.users[0]!.vehicles[0]!;
+      s.host.users[0]!.userId = '2f7c1a4e-9b1d-4c55-8e0a-6d2b1f3c9a77';
+      s.host.users[0]!.vehicles.push({ ...v1, vehicleId: 'v-2', name: 'F-150 <Lightning>' });
+      s.host.users.push({ userId: '11111111-2222-3333-4444-555555555555', needsReauth: true, vehicles: [
+        { ...v1, vehicleId: 'v-3', name: 'Golf' }, { ...v1, vehicleId: 'v-4', name: 'Polo' }, { ...v1, vehicleId: 'v-5', name: 'ID.3' }] },
+      { userId: '99999999-2222-3333-4444-555555555555', needsReauth: false, vehicles: [] });
+      const body = await (await get(s.base, '/')).text();
+      assert.match(body, /<section aria-label="Smartcar account: Model 3 and F-150 &lt;Lightning&gt;">/);
+      assert.match(body, /Smartcar account: Model 3 and F-150 &lt;Lightning&gt;</);
+      assert.match(body, /Smartcar account: Golf, Polo and ID\.3</);
+      assert.match(body, /Connect again \(Golf, Polo and ID\.3\):/);
+      assert.match(body, /Smartcar account: no vehicle shared</);
+      assert.doesNotMatch(body, /2f7c1a4e|11111111|99999999/);
+    });
+
+    it('folds the paste help away once a car is connected', async () => {
+      const connected = await (await get(s.base, '/')).text();
+      assert.match(connected, /<details class="card" id="paste-help">/);
+      s.host.users = [];
+      const none = await (await get(s.base, '/')).text();
+      assert.match(none, /<details class="card" id="paste-help" open>/);
     });
 
     it('says when nothing is connected yet', async () => {
