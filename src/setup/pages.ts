@@ -2,6 +2,7 @@
 // page) one inline script, both allowed by the per-response CSP nonce. Every Smartcar-provided string goes
 // through `html`; the script sets text only (textContent), never markup.
 import { Html, html, type HtmlValue } from './html.js';
+import { commandReserve } from '../vehicle/budget.js';
 import type { UserStatusView, VehicleStatusView } from './host.js';
 
 const STYLE = `
@@ -38,6 +39,11 @@ input[type=text], input[type=url] { width: 100%; font: inherit; padding: .6rem; 
   border: 1px solid var(--line); background: var(--bg); color: var(--fg); margin: .5rem 0; }
 code { overflow-wrap: anywhere; }
 details summary { cursor: pointer; color: var(--accent); }
+.budget-bar { display: block; width: 100%; height: .6rem; margin: .3rem 0 .15rem; border-radius: 4px; }
+.budget-bar .track { fill: var(--line); }
+.budget-bar .reserve { fill: var(--warn); opacity: .35; }
+.budget-bar .used { fill: var(--accent); }
+.budget-bar .used.into-reserve { fill: var(--warn); }
 `;
 
 // STYLE is our own constant, so it goes in unescaped (the quotes in font names must survive).
@@ -137,7 +143,7 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
   ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd class="next-refresh">${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
   ${v.webhook !== undefined ? html`<dt>Webhooks</dt><dd class="webhook">${v.webhook}</dd>` : ''}
   ${v.requestsUsed !== undefined && v.requestBudget !== undefined
-    ? html`<dt>Requests</dt><dd class="requests">${requestsText(v.requestsUsed, v.requestBudget)}</dd>` : ''}
+    ? html`<dt>Requests</dt><dd>${budgetHtml(v.requestsUsed, v.requestBudget)}</dd>` : ''}
 </dl>
 <details><summary>Permissions (${v.permissions.length})</summary>
 <ul class="permissions">${v.permissions.map((p) => html`<li><code>${p}</code></li>`)}</ul></details>
@@ -176,6 +182,27 @@ function isLocalhostUri(uri: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The month drawn: requests used against the budget, and the part kept for lock commands at its end
+ * (scaled as src/vehicle/budget.ts keeps it). The numbers are text beside it; the drawing is hidden from
+ * screen readers, which read the text. In budget units, so the script moves one width.
+ */
+function budgetHtml(used: number, budget: number): Html {
+  const reserve = commandReserve(budget);
+  const scale = Math.max(1, budget);
+  return html`<span class="requests">${requestsText(used, budget)}</span>
+<svg class="budget-bar" aria-hidden="true" focusable="false" viewBox="0 0 ${scale} 10" preserveAspectRatio="none">
+<rect class="track" x="0" y="0" width="${scale}" height="10"></rect>
+<rect class="reserve" x="${scale - reserve}" y="0" width="${reserve}" height="10"></rect>
+<rect class="${usedClass(used, budget, reserve)}" data-reserve-from="${budget - reserve}" x="0" y="0" width="${Math.min(used, scale)}" height="10"></rect>
+</svg>
+<span class="muted reserve-text">${reserve > 0 ? `the last ${reserve} are kept for lock commands` : 'none kept for lock commands'}</span>`;
+}
+
+function usedClass(used: number, budget: number, reserve: number): string {
+  return used > budget - reserve ? 'used into-reserve' : 'used';
 }
 
 function requestsText(used: number, budget: number): string {
@@ -266,6 +293,11 @@ export const STATUS_SCRIPT = new Html(`(() => {
       if (v.webhook !== undefined) set(card, 'webhook', v.webhook);
       if (v.requestsUsed !== undefined && v.requestBudget !== undefined) {
         set(card, 'requests', v.requestsUsed + ' of ' + v.requestBudget + ' this month');
+        const bar = card.querySelector('rect.used');
+        if (bar !== null) {
+          bar.setAttribute('width', String(Math.min(v.requestsUsed, Math.max(1, v.requestBudget))));
+          bar.classList.toggle('into-reserve', v.requestsUsed > Number(bar.dataset.reserveFrom));
+        }
       }
       const problems = card.querySelector('ul.problems');
       if (problems !== null && Array.from(problems.children, (li) => li.textContent).join('\\n') !== v.problems.join('\\n')) {

@@ -86,6 +86,7 @@ describe('status page in Chromium', async () => {
     assert.match(live, /the car reported 3 days ago/);
     assert.match(live, /No webhook delivery since 09:00 UTC/);
     assert.match(live, /99 of 500 this month/);
+    assert.equal(await card.locator('rect.used').getAttribute('width'), '99');
     // Text, not markup: the problem's tags stay visible characters.
     assert.equal(await card.locator('.problems li').innerText(), 'Grant <b>read_charge</b> by connecting again');
     assert.equal(await card.locator('.problems b').count(), 0);

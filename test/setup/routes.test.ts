@@ -85,6 +85,24 @@ describe('setup page routes', () => {
       assert.doesNotMatch(body, /2f7c1a4e|11111111|99999999/);
     });
 
+    it('draws each car\'s month: used against the budget, with the command reserve, the numbers as text', async () => {
+      const body = await (await get(s.base, '/')).text();
+      assert.match(body, /<span class="requests">12 of 500 this month<\/span>/);
+      assert.match(body, /<svg class="budget-bar" aria-hidden="true" focusable="false" viewBox="0 0 500 10"/);
+      assert.match(body, /<rect class="reserve" x="400" y="0" width="100" height="10">/);
+      assert.match(body, /<rect class="used" data-reserve-from="400" x="0" y="0" width="12" height="10">/);
+      assert.match(body, /the last 100 are kept for lock commands/);
+      // A smaller budget keeps a fifth; a count into the reserve is drawn so; the bar never overflows.
+      const v = s.host.users[0]!.vehicles[0]!;
+      v.requestBudget = 200;
+      v.requestsUsed = 250;
+      const small = await (await get(s.base, '/')).text();
+      assert.match(small, /250 of 200 this month/);
+      assert.match(small, /<rect class="reserve" x="160" y="0" width="40" height="10">/);
+      assert.match(small, /<rect class="used into-reserve" data-reserve-from="160" x="0" y="0" width="200" height="10">/);
+      assert.match(small, /the last 40 are kept for lock commands/);
+    });
+
     it('folds the paste help away once a car is connected', async () => {
       const connected = await (await get(s.base, '/')).text();
       assert.match(connected, /<details class="card" id="paste-help">/);
