@@ -3,7 +3,7 @@
 import type { Logging } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
-import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, UserStatusView, VehicleStatusView } from '../setup/host.js';
+import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark, UserStatusView, VehicleStatusView } from '../setup/host.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
@@ -24,6 +24,28 @@ export interface SetupAdapterDeps {
   /** Read on every press: tests shorten it. */
   timing: { readonly refreshNowDebounceMs: number };
   webhooks: Pick<WebhookHub, 'beforeDisconnect' | 'describe'>;
+}
+
+const TIMELINE_MARKS_MAX = 24;
+
+/** The car's recent moments from what its accessory already keeps: the last read and data, commands, plug and charge changes. */
+export function timelineOf(ctx: VehicleAccessory['context']): TimelineMark[] {
+  const marks: TimelineMark[] = (ctx.history?.events ?? []).map((e) => ({ at: e.at, kind: e.kind }));
+  const s = ctx.snapshot;
+  const full = ctx.history?.lastFullReadAt;
+  if (full !== undefined) {
+    marks.push({ at: full, kind: 'full-read' });
+  }
+  if (s?.fetchedAt !== undefined && s.fetchedAt !== full) {
+    marks.push({ at: s.fetchedAt, kind: 'read' });
+  }
+  if (s?.dataAt !== undefined) {
+    marks.push({ at: s.dataAt, kind: 'data' });
+  }
+  if (ctx.history?.lastCommandAt !== undefined) {
+    marks.push({ at: ctx.history.lastCommandAt, kind: 'command' });
+  }
+  return marks.sort((a, b) => a.at - b.at).slice(-TIMELINE_MARKS_MAX);
 }
 
 export class SetupAdapter implements SetupHost {
@@ -182,6 +204,10 @@ export class SetupAdapter implements SetupHost {
     }
     if (s?.dataAt !== undefined) {
       view.dataAt = s.dataAt;
+    }
+    const timeline = timelineOf(ctx);
+    if (timeline.length > 0) {
+      view.timeline = timeline;
     }
     const next = this.deps.refresher.nextAt(v.id);
     if (next !== undefined) {

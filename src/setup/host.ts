@@ -26,10 +26,19 @@ export interface VehicleStatusView {
   nextRefreshAt?: number;
   requestsUsed?: number;
   requestBudget?: number;
+  /** What the plugin keeps of the car's recent reads, data ages and changes, oldest first. */
+  timeline?: TimelineMark[];
   /** Things the owner must act on, written for the owner ("Grant read_charge by re-connecting"). */
   problems: string[];
   /** With webhooks on: whether the car's deliveries arrive, when the last came, and what polling does meanwhile. */
   webhook?: string;
+}
+
+/** One moment of a car's recent days, as the plugin kept it (epoch ms). */
+export interface TimelineMark {
+  at: number;
+  /** Our last read, our last read of every signal, when the car recorded its data, a lock command, a plug or charge change. */
+  kind: 'read' | 'full-read' | 'data' | 'command' | 'plugged' | 'unplugged' | 'charging' | 'charged';
 }
 
 export interface UserStatusView {

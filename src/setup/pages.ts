@@ -3,7 +3,7 @@
 // through `html`; the script sets text only (textContent), never markup.
 import { Html, html, type HtmlValue } from './html.js';
 import { commandReserve } from '../vehicle/budget.js';
-import type { UserStatusView, VehicleStatusView } from './host.js';
+import type { TimelineMark, UserStatusView, VehicleStatusView } from './host.js';
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1c1c1e; --muted: #6e6e73; --bg: #f2f2f7; --card: #fff; --accent: #0a66d8;
@@ -44,6 +44,12 @@ details summary { cursor: pointer; color: var(--accent); }
 .budget-bar .reserve { fill: var(--warn); opacity: .35; }
 .budget-bar .used { fill: var(--accent); }
 .budget-bar .used.into-reserve { fill: var(--warn); }
+.timeline { display: block; width: 100%; height: 1rem; margin: .3rem 0 0; }
+.timeline .axis { stroke: var(--line); stroke-width: 2; }
+.timeline .mark { stroke: var(--accent); stroke-width: 3; }
+.timeline .mark.data { stroke: var(--muted); }
+.timeline .mark.command { stroke: var(--warn); }
+.timeline .mark.plugged, .timeline .mark.unplugged, .timeline .mark.charging, .timeline .mark.charged { stroke: var(--ok); }
 `;
 
 // STYLE is our own constant, so it goes in unescaped (the quotes in font names must survive).
@@ -145,6 +151,7 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
   ${v.requestsUsed !== undefined && v.requestBudget !== undefined
     ? html`<dt>Requests</dt><dd>${budgetHtml(v.requestsUsed, v.requestBudget)}</dd>` : ''}
 </dl>
+${timelineHtml(v.timeline ?? [], model.now)}
 <details><summary>Permissions (${v.permissions.length})</summary>
 <ul class="permissions">${v.permissions.map((p) => html`<li><code>${p}</code></li>`)}</ul></details>
 <div class="actions">
@@ -199,6 +206,27 @@ function budgetHtml(used: number, budget: number): Html {
 <rect class="${usedClass(used, budget, reserve)}" data-reserve-from="${budget - reserve}" x="0" y="0" width="${Math.min(used, scale)}" height="10"></rect>
 </svg>
 <span class="muted reserve-text">${reserve > 0 ? `the last ${reserve} are kept for lock commands` : 'none kept for lock commands'}</span>`;
+}
+
+const TIMELINE_SPAN_MS = 24 * 60 * 60 * 1000;
+const TIMELINE_WORDS: Record<TimelineMark['kind'], string> = {
+  read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'lock command',
+  plugged: 'plugged in', unplugged: 'unplugged', charging: 'charging began', charged: 'charge ended',
+};
+
+/**
+ * The car's last day drawn: a tick per read, per moment its data was recorded, per command or plug change,
+ * now at the right end; the same moments as text below it (what screen readers read).
+ */
+function timelineHtml(marks: readonly TimelineMark[], now: number): Html {
+  const recent = marks.filter((m) => m.at <= now && now - m.at <= TIMELINE_SPAN_MS);
+  return html`<div class="timeline-box"${recent.length === 0 ? html` hidden` : ''}>
+<svg class="timeline" aria-hidden="true" focusable="false" viewBox="0 0 ${TIMELINE_SPAN_MS / 60_000} 10" preserveAspectRatio="none">
+<line class="axis" x1="0" y1="5" x2="${TIMELINE_SPAN_MS / 60_000}" y2="5" vector-effect="non-scaling-stroke"></line>
+${recent.map((m) => { const x = Math.round((TIMELINE_SPAN_MS - (now - m.at)) / 60_000); return html`<line class="mark ${m.kind}" x1="${x}" y1="0" x2="${x}" y2="10" vector-effect="non-scaling-stroke"></line>`; })}
+</svg>
+<p class="muted timeline-text">Last 24 hours: ${recent.map((m) => `${TIMELINE_WORDS[m.kind]} ${relativeTime(m.at, now)}`).reverse().join(' · ')}</p>
+</div>`;
 }
 
 function usedClass(used: number, budget: number, reserve: number): string {
@@ -277,6 +305,24 @@ export const STATUS_SCRIPT = new Html(`(() => {
     const el = card.querySelector('.' + name);
     if (el !== null && el.textContent !== text) el.textContent = text;
   }
+  const SPAN = 24 * HOUR, SVG = 'http://www.w3.org/2000/svg';
+  const WORDS = { read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'lock command',
+    plugged: 'plugged in', unplugged: 'unplugged', charging: 'charging began', charged: 'charge ended' };
+  function timeline(card, marks, now) {
+    const box = card.querySelector('.timeline-box');
+    if (box === null) return;
+    const recent = marks.filter((m) => m.at <= now && now - m.at <= SPAN);
+    box.hidden = recent.length === 0;
+    const svg = box.querySelector('svg');
+    svg.querySelectorAll('line.mark').forEach((l) => l.remove());
+    for (const m of recent) {
+      const x = String(Math.round((SPAN - (now - m.at)) / MINUTE));
+      const l = document.createElementNS(SVG, 'line');
+      for (const [k, val] of [['class', 'mark ' + m.kind], ['x1', x], ['y1', '0'], ['x2', x], ['y2', '10'], ['vector-effect', 'non-scaling-stroke']]) l.setAttribute(k, val);
+      svg.appendChild(l);
+    }
+    set(box, 'timeline-text', 'Last 24 hours: ' + recent.map((m) => (WORDS[m.kind] || m.kind) + ' ' + relative(m.at, now)).reverse().join(' · '));
+  }
   function apply(data) {
     const cards = new Map(Array.from(document.querySelectorAll('article.vehicle'), (a) => [a.dataset.vehicleId, a]));
     for (const user of data.users) for (const v of user.vehicles) {
@@ -299,6 +345,7 @@ export const STATUS_SCRIPT = new Html(`(() => {
           bar.classList.toggle('into-reserve', v.requestsUsed > Number(bar.dataset.reserveFrom));
         }
       }
+      timeline(card, v.timeline || [], data.now);
       const problems = card.querySelector('ul.problems');
       if (problems !== null && Array.from(problems.children, (li) => li.textContent).join('\\n') !== v.problems.join('\\n')) {
         problems.replaceChildren(...v.problems.map((p) => { const li = document.createElement('li'); li.textContent = p; return li; }));

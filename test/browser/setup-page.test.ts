@@ -75,6 +75,7 @@ describe('status page in Chromium', async () => {
     v.problems = ['Grant <b>read_charge</b> by connecting again'];
     v.webhook = 'No webhook delivery since 09:00 UTC';
     v.lock = 'not-available';
+    v.timeline = [{ at: s.clock.now - 3 * 3_600_000, kind: 'unplugged' }, { at: s.clock.now - 2 * 3_600_000, kind: 'read' }];
     const started = Date.now();
     await card.locator('.lock').filter({ hasText: 'not available for this car' }).waitFor({ timeout: 12_500 });
     assert.ok(Date.now() - started < 12_500);
@@ -87,6 +88,9 @@ describe('status page in Chromium', async () => {
     assert.match(live, /No webhook delivery since 09:00 UTC/);
     assert.match(live, /99 of 500 this month/);
     assert.equal(await card.locator('rect.used').getAttribute('width'), '99');
+    assert.match(live, /Last 24 hours: read 2 hours ago · unplugged 3 hours ago/);
+    assert.equal(await card.locator('.timeline line.mark').count(), 2);
+    assert.equal(await card.locator('.timeline line.mark.unplugged').getAttribute('x1'), '1260');
     // Text, not markup: the problem's tags stay visible characters.
     assert.equal(await card.locator('.problems li').innerText(), 'Grant <b>read_charge</b> by connecting again');
     assert.equal(await card.locator('.problems b').count(), 0);

@@ -103,6 +103,24 @@ describe('setup page routes', () => {
       assert.match(small, /the last 40 are kept for lock commands/);
     });
 
+    it('draws the car\'s last day as a timeline, with the same moments as text, and hides it when empty', async () => {
+      assert.match(await (await get(s.base, '/')).text(), /<div class="timeline-box" hidden>/);
+      const now = s.clock.now;
+      s.host.users[0]!.vehicles[0]!.timeline = [
+        { at: now - 30 * 3_600_000, kind: 'read' }, // older than a day: left out
+        { at: now - 6 * 3_600_000, kind: 'plugged' },
+        { at: now - 5 * 60_000, kind: 'data' },
+        { at: now - 3 * 60_000, kind: 'full-read' },
+      ];
+      const body = await (await get(s.base, '/')).text();
+      assert.match(body, /<div class="timeline-box">/);
+      assert.match(body, /<svg class="timeline" aria-hidden="true" focusable="false" viewBox="0 0 1440 10"/);
+      assert.equal(body.match(/<line class="mark /g)?.length, 3);
+      assert.match(body, /<line class="mark plugged" x1="1080" y1="0" x2="1080"/);
+      assert.match(body, /<line class="mark full-read" x1="1437"/);
+      assert.match(body, /Last 24 hours: full read 3 minutes ago · data recorded 5 minutes ago · plugged in 6 hours ago</);
+    });
+
     it('folds the paste help away once a car is connected', async () => {
       const connected = await (await get(s.base, '/')).text();
       assert.match(connected, /<details class="card" id="paste-help">/);
