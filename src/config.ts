@@ -19,6 +19,7 @@ export interface ServiceSwitches {
   battery: boolean;
   pluggedIn: boolean;
   closedUp: boolean;
+  lowVoltage: boolean;
 }
 
 export interface PluginConfig {
@@ -313,11 +314,11 @@ function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitche
   if (isRecord(r.services)) {
     services = r.services;
   } else if (r.services !== undefined) {
-    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp)`);
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage)`);
   }
   return {
     lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn),
-    closedUp: flag(services, 'closedUp', warn),
+    closedUp: flag(services, 'closedUp', warn), lowVoltage: flag(services, 'lowVoltage', warn),
   };
 }
 

@@ -7,6 +7,7 @@ import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
+import { LowBattery, lowVoltageStatus } from '../vehicle/mappers.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { Fleet } from './fleet.js';
 import type { Refresher } from './refresher.js';
@@ -198,6 +199,10 @@ export class SetupAdapter implements SetupHost {
     }
     if (v.closedUp && s?.openings !== undefined) {
       view.openings = [...s.openings];
+    }
+    if (v.lowVoltage && s?.lowVoltagePercent !== undefined) {
+      view.lowVoltagePercent = Math.round(s.lowVoltagePercent);
+      view.lowVoltageLow = lowVoltageStatus(s.lowVoltagePercent, s.lowVoltageStatus) === LowBattery.LOW;
     }
     if (s?.fetchedAt !== undefined) {
       view.lastRefreshAt = s.fetchedAt;

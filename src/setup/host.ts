@@ -20,6 +20,9 @@ export interface VehicleStatusView {
   pluggedIn?: boolean;
   /** With the Closed Up sensor: what the car reports open ([] = all closed). */
   openings?: string[];
+  /** The 12 V battery's charge (0–100) and whether it is low, where the car reports it. */
+  lowVoltagePercent?: number;
+  lowVoltageLow?: boolean;
   /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
   lastRefreshAt?: number;
   dataAt?: number;

@@ -143,6 +143,7 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
   <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
   ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
+  ${v.lowVoltagePercent !== undefined ? html`<dt>12 V battery</dt><dd class="low-voltage">${`${v.lowVoltagePercent}%${v.lowVoltageLow ? ' (low: have it checked or charged)' : ''}`}</dd>` : ''}
   ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
   <dt>Last refresh</dt><dd class="last-refresh">${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
   ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd class="data-age">${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
@@ -333,6 +334,7 @@ export const STATUS_SCRIPT = new Html(`(() => {
       if (v.charging !== undefined) set(card, 'charging', CHARGING[v.charging] || 'not charging');
       if (v.pluggedIn !== undefined) set(card, 'plugged', v.pluggedIn ? 'yes' : 'no');
       if (v.openings !== undefined) set(card, 'closed-up', v.openings.length === 0 ? 'yes' : 'no: ' + v.openings.join(', ') + ' open');
+      if (v.lowVoltagePercent !== undefined) set(card, 'low-voltage', v.lowVoltagePercent + '%' + (v.lowVoltageLow ? ' (low: have it checked or charged)' : ''));
       set(card, 'last-refresh', v.lastRefreshAt === undefined ? 'not yet' : relative(v.lastRefreshAt, data.now));
       if (v.dataAt !== undefined) set(card, 'data-age', 'the car reported ' + relative(v.dataAt, data.now));
       if (v.nextRefreshAt !== undefined) set(card, 'next-refresh', relative(v.nextRefreshAt, data.now));

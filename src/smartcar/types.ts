@@ -43,6 +43,10 @@ export interface VehicleSnapshot {
    * reports is closed. Read with the lock (v2 /security, v3 closure signals) at no extra cost.
    */
   openings?: string[];
+  /** The 12 V battery's charge, 0–100, where the car reports it (v3 lowvoltagebattery-stateofcharge; v2 has none). */
+  lowVoltagePercent?: number;
+  /** Smartcar's verdict on the 12 V battery where it gives one (v3 lowvoltagebattery-status). */
+  lowVoltageStatus?: 'GOOD' | 'WARN' | 'BAD';
 }
 
 export interface ReadResult {

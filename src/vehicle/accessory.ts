@@ -16,6 +16,7 @@ import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
 import { configureClosedUp } from './services/closed-up.js';
+import { configureLowVoltage } from './services/low-voltage.js';
 import { configureInformation } from './services/information.js';
 import { configureLock } from './services/lock.js';
 import { configurePluggedIn } from './services/plugged-in.js';
@@ -110,7 +111,7 @@ export type ReadOutcome =
   | { failure: string; billed: number };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
-const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp];
+const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage];
 
 export class VehicleAccessory {
   private plan: VehiclePlan;
@@ -191,6 +192,11 @@ export class VehicleAccessory {
 
   get levelSource(): VehiclePlan['level'] {
     return this.plan.level;
+  }
+
+  /** Whether the car may show its 12 V battery (once it reports it). */
+  get lowVoltage(): boolean {
+    return this.plan.lowVoltage;
   }
 
   /** Whether the car has the Closed Up sensor. */
@@ -418,6 +424,9 @@ export class VehicleAccessory {
       this.target = undefined;
     }
     this.countRequests(result.requests);
+    if (previous?.lowVoltagePercent === undefined && ctx.snapshot?.lowVoltagePercent !== undefined && this.plan.lowVoltage) {
+      replan = true; // the first 12 V value: its service appears
+    }
     if (replan) {
       this.plan = this.computePlan();
       this.configure();

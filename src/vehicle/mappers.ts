@@ -69,6 +69,19 @@ export function pluggedInContact(pluggedIn: boolean | undefined): number | undef
   return pluggedIn ? Contact.DETECTED : Contact.NOT_DETECTED;
 }
 
+/**
+ * A 12 V battery at half charge or less is one a cold night or a week parked can leave flat (lead-acid
+ * is considered discharged at 50 %); Smartcar's own WARN or BAD wins when it gives one.
+ */
+export const LOW_VOLTAGE_LOW_PERCENT = 50;
+
+export function lowVoltageStatus(percent: number | undefined, verdict: 'GOOD' | 'WARN' | 'BAD' | undefined): number | undefined {
+  if (verdict !== undefined) {
+    return verdict === 'GOOD' ? LowBattery.NORMAL : LowBattery.LOW;
+  }
+  return percent === undefined ? undefined : percent <= LOW_VOLTAGE_LOW_PERCENT ? LowBattery.LOW : LowBattery.NORMAL;
+}
+
 /** Closed Up: contact (closed) only when the car reports everything closed; unknown when it reports nothing. */
 export function closedUpContact(openings: readonly string[] | undefined): number | undefined {
   if (openings === undefined) {

@@ -15,6 +15,11 @@ export interface VehiclePlan {
   pluggedIn: boolean;
   /** "Closed Up": every door, window and lid the car reports closed; it rides on the lock's read. */
   closedUp: boolean;
+  /**
+   * "12 V Battery": allowed by the permission (read_battery); shown once a read brings its value, since
+   * only some cars report it. It comes with the signals read already made: no signal of its own.
+   */
+  lowVoltage: boolean;
   /** What one refresh reads: one batch, one billed request per signal. */
   signals: Signal[];
 }
@@ -44,6 +49,7 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   }
   const pluggedIn = switches.pluggedIn && chargeReadable;
   const closedUp = switches.closedUp && can('lock', 'read_security');
+  const lowVoltage = switches.lowVoltage && has('read_battery');
 
   const signals: Signal[] = [];
   if (lock === 'read' || lock === 'read-only' || closedUp) {
@@ -55,5 +61,5 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   if (pluggedIn || (level !== undefined && charging === 'read')) {
     signals.push('charge');
   }
-  return { lock, level, charging, pluggedIn, closedUp, signals };
+  return { lock, level, charging, pluggedIn, closedUp, lowVoltage, signals };
 }

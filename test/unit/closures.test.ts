@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { openingsOfSecurity } from '../../src/smartcar/v2/closures.js';
-import { openingsOfClosures, type SignalResource } from '../../src/smartcar/v3/signals.js';
-import { closedUpContact } from '../../src/vehicle/mappers.js';
+import { mapSignals, openingsOfClosures, type SignalResource } from '../../src/smartcar/v3/signals.js';
+import { closedUpContact, lowVoltageStatus } from '../../src/vehicle/mappers.js';
 
 const closed = (type: string) => ({ type, status: 'CLOSED' });
 const quad = (status: Record<string, string> = {}) => ['frontLeft', 'frontRight', 'backRight', 'backLeft'].map((type) => ({ type, status: status[type] ?? 'CLOSED' }));
@@ -56,5 +56,22 @@ describe('Closed Up contact', () => {
     assert.equal(closedUpContact([]), 0);
     assert.equal(closedUpContact(['trunk']), 1);
     assert.equal(closedUpContact(undefined), undefined);
+  });
+});
+
+describe('12 V battery (v3 lowvoltagebattery-*)', () => {
+  const sig = (code: string, body: Record<string, unknown>): SignalResource => ({ code, status: { value: 'SUCCESS' }, body });
+  it('is read from any signals read, whatever was asked, and judged low at 50 % or by Smartcar\'s WARN/BAD', () => {
+    const r = mapSignals([sig('closure-islocked', { value: true }), sig('lowvoltagebattery-stateofcharge', { value: 64, unit: 'percent' }), sig('lowvoltagebattery-status', { value: 'warn' })], ['lock'], 1);
+    assert.equal(r.values.lowVoltagePercent, 64);
+    assert.equal(r.values.lowVoltageStatus, 'WARN');
+    assert.equal(mapSignals([sig('closure-islocked', { value: true })], ['lock'], 1).values.lowVoltagePercent, undefined, 'not reported: nothing');
+    assert.equal(mapSignals([sig('lowvoltagebattery-stateofcharge', { value: 140, unit: 'percent' })], [], 1).values.lowVoltagePercent, undefined, 'out of range: nothing');
+    const table: [number | undefined, 'GOOD' | 'WARN' | 'BAD' | undefined, number | undefined][] = [
+      [90, undefined, 0], [50, undefined, 1], [51, undefined, 0], [90, 'BAD', 1], [20, 'GOOD', 0], [undefined, 'WARN', 1], [undefined, undefined, undefined],
+    ];
+    for (const [percent, verdict, expected] of table) {
+      assert.equal(lowVoltageStatus(percent, verdict), expected, `${String(percent)} / ${String(verdict)}`);
+    }
   });
 });

@@ -22,6 +22,8 @@ export const SIGNAL_CODES: Record<Signal, readonly string[]> = {
   charge: ['charge-ischargingcableconnected', 'charge-detailedchargingstatus', 'charge-ischarging'],
 };
 export const VIN_CODE = 'vehicleidentification-vin';
+/** The 12 V battery: its charge (percent) and Smartcar's GOOD/WARN/BAD (smartcar-v3.md §4). */
+export const LOW_VOLTAGE_CODES = ['lowvoltagebattery-stateofcharge', 'lowvoltagebattery-status'] as const;
 
 /** The permission each signal group needs (smartcar-v3.md §4, after HA's mapping). */
 export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
@@ -193,6 +195,17 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
         break;
       }
     }
+  }
+  // The 12 V battery comes with every signals read at no cost: kept whenever the car reports it.
+  const lowVoltage = byCode.get(LOW_VOLTAGE_CODES[0]);
+  const lowVoltagePercent = delivered(lowVoltage) ? percentOf(lowVoltage.body, false) : undefined;
+  if (lowVoltagePercent !== undefined) {
+    result.values.lowVoltagePercent = lowVoltagePercent;
+  }
+  const lowVoltageStatus = byCode.get(LOW_VOLTAGE_CODES[1]);
+  const verdict = delivered(lowVoltageStatus) && typeof lowVoltageStatus.body.value === 'string' ? lowVoltageStatus.body.value.toUpperCase() : undefined;
+  if (verdict === 'GOOD' || verdict === 'WARN' || verdict === 'BAD') {
+    result.values.lowVoltageStatus = verdict;
   }
   const vin = byCode.get(VIN_CODE);
   if (delivered(vin) && typeof vin.body.value === 'string' && /^[A-HJ-NPR-Z0-9]{11,17}$/i.test(vin.body.value)) {
