@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs a locked test copy, scripts/<name>/ (package.json + package-lock.json), into a cache folder
 # with the given Node: Homebridge 2.x for the 2.x leg (it wants Node 22, so as a devDependency it made
-# every install on Node 20 warn) and Config UI X for the settings-form test. Does nothing when the
-# folder already holds this lock. Prints the folder.
+# every install on Node 20 warn) and Config UI X for the settings-UI tests (5.10.0 on this Node, 5.28.0
+# on Node 22). Does nothing when the folder already holds this lock. Prints the folder.
 #   scripts/test-copy.sh homebridge2 [folder] [node]   (default folder: ~/.cache/hbsc-<name>;
 #   scripts/test-copy.sh config-ui-x [folder] [node]    default node: the node on PATH)
+#   scripts/test-copy.sh config-ui-x-22 [folder] <node 22>
 set -euo pipefail
 name="${1:?usage: scripts/test-copy.sh <name> [folder] [node]}"
 manifest="$(cd "$(dirname "$0")/$name" && pwd)"

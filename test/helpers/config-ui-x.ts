@@ -1,7 +1,8 @@
-// A real Homebridge Config UI X (5.10.0, with Homebridge 1.11 on this Node) serving the plugin from the
-// project folder, the way owners run it: `hb-service run`, which starts the UI and Homebridge under one
-// supervisor, with a login (an admin whose password is made up per run). Its copy comes from
-// scripts/config-ui-x/ through scripts/test-copy.sh; without it the tests are skipped, or fail under
+// A real Homebridge Config UI X serving the plugin from the project folder, the way owners run it:
+// `hb-service run`, which starts the UI and Homebridge under one supervisor, with a login (an admin whose
+// password is made up per run). Two legs: 5.10.0 with Homebridge 1.11 on this Node (scripts/config-ui-x/),
+// and the newest, 5.28.0, with Homebridge 2.x on Node 22 (scripts/config-ui-x-22/; it wants Node ^22.12).
+// Each copy comes through scripts/test-copy.sh; without it that leg is skipped, or fails under
 // HBSC_REQUIRE_ALL=1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
@@ -9,27 +10,58 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { Page } from 'playwright-core';
+
 import { BRIDGE_PIN, PROJECT_DIR, randomUsername } from './homebridge-process.js';
+import { NODE22 } from './homebridge2.js';
 import { captureOutput } from './suite-capture.js';
 import { testCopy } from './test-copy.js';
 
-export const CONFIG_UI_X_DIR = process.env.HBSC_CONFIG_UI_X ?? join(homedir(), '.cache/hbsc-config-ui-x');
+export interface ConfigUiXLeg {
+  /** Config UI X, Homebridge and Node as the test titles name them. */
+  title: string;
+  /** The copy's folder under scripts/. */
+  name: string;
+  /** Where scripts/test-copy.sh installs it. */
+  dir: string;
+  /** What the copy holds, checked in hb-service's log at start. */
+  versions: { ui: string; homebridge: string };
+  /** The Node that installs it and runs hb-service. */
+  node: string;
+  /** The plugin card's menu (Plugin Config is in it): 5.10 draws it as a link, 5.28 as a button. */
+  pluginActions: { role: 'link' | 'button'; name: string };
+  /** Appended to screenshot names, so the legs keep their own. */
+  shotSuffix: string;
+}
 
-let found: { dir?: string; missing?: string } | undefined;
+export const CONFIG_UI_X_LEGS: readonly ConfigUiXLeg[] = [
+  { title: 'Config UI X 5.10.0 (Homebridge 1.11, Node 20)', name: 'config-ui-x', dir: process.env.HBSC_CONFIG_UI_X ?? join(homedir(), '.cache/hbsc-config-ui-x'), node: process.execPath,
+    versions: { ui: '5.10.0', homebridge: '1.11.4' },
+    pluginActions: { role: 'link', name: 'Plugin Actions Dropdown' }, shotSuffix: '' },
+  { title: 'Config UI X 5.28.0 (Homebridge 2.4, Node 22)', name: 'config-ui-x-22', dir: process.env.HBSC_CONFIG_UI_X_22 ?? join(homedir(), '.cache/hbsc-config-ui-x-22'), node: NODE22,
+    versions: { ui: '5.28.0', homebridge: '2.4.0' },
+    pluginActions: { role: 'button', name: 'Plugin Actions' }, shotSuffix: '-5.28' },
+];
 
-/** The Config UI X copy, installed now if need be, or why there is none. */
-export function configUiX(): { dir?: string; missing?: string } {
-  found ??= testCopy('config-ui-x', CONFIG_UI_X_DIR, process.execPath);
-  if (found.missing !== undefined && process.env.HBSC_REQUIRE_ALL === '1') {
-    throw new Error(`${found.missing} (HBSC_REQUIRE_ALL=1 requires the Config UI X tests)`);
+const found = new Map<string, { dir?: string; missing?: string }>();
+
+/** The leg's Config UI X copy, installed now if need be, or why there is none. */
+export function configUiX(leg: ConfigUiXLeg): { dir?: string; missing?: string } {
+  let copy = found.get(leg.name);
+  if (copy === undefined) {
+    copy = testCopy(leg.name, leg.dir, leg.node);
+    found.set(leg.name, copy);
   }
-  return found;
+  if (copy.missing !== undefined && process.env.HBSC_REQUIRE_ALL === '1') {
+    throw new Error(`${copy.missing} (HBSC_REQUIRE_ALL=1 requires the ${leg.title} tests)`);
+  }
+  return copy;
 }
 
 export class ConfigUiX {
   private output = '';
   private readonly exited: Promise<void>;
-  private constructor(private readonly child: ChildProcess, readonly root: string, readonly storage: string, readonly url: string,
+  private constructor(readonly leg: ConfigUiXLeg, private readonly child: ChildProcess, readonly root: string, readonly storage: string, readonly url: string,
     readonly login: { username: string; password: string }) {
     const suiteOutput = captureOutput(`config-ui-x-${child.pid ?? 'unspawned'}`);
     const append = (chunk: Buffer) => {
@@ -46,7 +78,7 @@ export class ConfigUiX {
    * Starts hb-service with `platform` as the plugin's block of config.json and the project folder as its
    * only plugin; resolves once the UI listens and Homebridge runs.
    */
-  static async start(dir: string, options: { platform: Record<string, unknown>; uiPort: number; bridgePort: number }): Promise<ConfigUiX> {
+  static async start(leg: ConfigUiXLeg, dir: string, options: { platform: Record<string, unknown>; uiPort: number; bridgePort: number }): Promise<ConfigUiX> {
     const root = await mkdtemp(join(tmpdir(), 'hbsc-cux-'));
     const storage = join(root, 'storage');
     const plugins = join(root, 'plugins');
@@ -63,20 +95,33 @@ export class ConfigUiX {
     await writeAdmin(storage, login);
     const hbService = join(dir, 'node_modules/homebridge-config-ui-x/dist/bin/hb-service.js');
     // Its own process group, so stop() ends the supervisor, the UI and Homebridge together.
-    const child = spawn(process.execPath, [hbService, 'run', '-U', storage, '-P', plugins, '--strict-plugin-resolution', '--allow-root', '--stdout'], {
+    const child = spawn(leg.node, [hbService, 'run', '-U', storage, '-P', plugins, '--strict-plugin-resolution', '--allow-root', '--stdout'], {
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    const ui = new ConfigUiX(child, root, storage, `http://127.0.0.1:${options.uiPort}`, login);
+    const ui = new ConfigUiX(leg, child, root, storage, `http://127.0.0.1:${options.uiPort}`, login);
     try {
-      await ui.waitForLog(/Homebridge UI v[\d.]+ is listening/, 60_000);
-      await ui.waitForLog(/is running on port \d+/, 60_000);
+      const dots = (v: string) => v.replaceAll('.', '\\.');
+      await ui.waitForLog(new RegExp(`Homebridge UI v${dots(leg.versions.ui)} is listening`), 60_000);
+      await ui.waitForLog(new RegExp(`Homebridge v${dots(leg.versions.homebridge)} .*is running on port \\d+`), 60_000);
     } catch (e) {
       await ui.stop();
       throw e;
     }
     return ui;
+  }
+
+  /** As an owner: log in, Plugins, the plugin card's menu, Plugin Config (the settings modal opens). */
+  async openPluginConfig(page: Page): Promise<void> {
+    await page.goto(`${this.url}/login`);
+    await page.locator('#form-username').fill(this.login.username);
+    await page.locator('#form-pass').fill(this.login.password);
+    await page.locator('#submit-button').click();
+    await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 30_000 });
+    await page.goto(`${this.url}/plugins`);
+    await page.getByRole(this.leg.pluginActions.role, { name: this.leg.pluginActions.name, exact: true }).click({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Plugin Config', exact: true }).click();
   }
 
   get logs(): string {
