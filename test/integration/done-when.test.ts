@@ -65,7 +65,7 @@ describe('Done when: a BEV and an ICE car in HomeKit', () => {
     await waitFor('first refresh', async () => (await read(ice, Service.Battery, Characteristic.BatteryLevel)) === 40);
     assert.equal(await read(ice, Service.LockMechanism, Characteristic.LockCurrentState), Characteristic.LockCurrentState.SECURED);
     assert.equal(await read(ice, Service.Battery, Characteristic.ChargingState), Characteristic.ChargingState.NOT_CHARGEABLE);
-    assert.equal(service(ice, Service.ContactSensor), undefined);
+    assert.equal(ice.getServiceById(Service.ContactSensor, 'plugged-in'), undefined);
     // Its refresh read only what its services need: /security and /fuel, in one batch.
     const batches = emu.requests.filter((r) => r.vehicleId === iceId && r.method === 'POST' && r.path.endsWith('/batch'));
     assert.ok(batches.length >= 1);

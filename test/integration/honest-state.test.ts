@@ -59,8 +59,8 @@ for (const leg of LEGS) {
           assert.ok(view.problems.some((p) => /the car last reported it at .* although Smartcar answered at/.test(p)), view.problems.join('\n'));
           // "Last refresh" is when the plugin fetched; "Data age" when the car recorded what it got.
           const page = await (await fetch(`${setupUrl(world)}/`)).text();
-          assert.match(page, /<dt>Last refresh<\/dt><dd>just now<\/dd>/);
-          assert.match(page, /<dt>Data age<\/dt><dd>the car reported 3 days ago<\/dd>/);
+          assert.match(page, /<dt>Last refresh<\/dt><dd class="last-refresh">just now<\/dd>/);
+          assert.match(page, /<dt>Data age<\/dt><dd class="data-age">the car reported 3 days ago<\/dd>/);
 
           // The car wakes up and reports: the next read is current again.
           emu.updateVehicle(bevId, { locked: true });

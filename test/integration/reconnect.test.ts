@@ -71,7 +71,7 @@ for (const api of ['v2', 'v3'] as const) {
       world = await start(['read_vehicle_info', 'read_security', 'control_security', 'read_battery']);
       const car = accessoryNamed(world.api, 'Model 3');
       await waitFor('a first read', async () => (await read(car, Service.Battery, Characteristic.BatteryLevel)) === 80);
-      assert.equal(car.getService(Service.ContactSensor), undefined, 'no plugged-in sensor without read_charge');
+      assert.equal(car.getServiceById(Service.ContactSensor, 'plugged-in'), undefined, 'no plugged-in sensor without read_charge');
       await connectAgain(); // Connect asks for every scope; the emulator grants what the car has
       await waitFor('the plugged-in sensor', () => car.getService(Service.ContactSensor) !== undefined);
       await waitFor('its value, read at once', async () => (await read(car, Service.ContactSensor, Characteristic.ContactSensorState)) === Characteristic.ContactSensorState.CONTACT_DETECTED, 3000);

@@ -276,7 +276,8 @@ export function openingsOfClosures(byCode: ReadonlyMap<string, SignalResource>):
 export function throwIfCarRefused(result: ReadResult, signals: readonly Signal[]): ReadResult {
   const failures = signals.map((s) => result.failures[s]);
   const first = failures[0];
-  const delivered = Object.keys(result.values).length > 0;
+  // What rides along (closures, the 12 V battery, the data age) does not make the asked signals answered.
+  const delivered = (['locked', 'batteryPercent', 'fuelPercent', 'pluggedIn', 'chargeState'] as const).some((k) => result.values[k] !== undefined);
   if (!delivered && first instanceof VehicleStateError && failures.every((f) => f instanceof VehicleStateError && f.code === first.code)) {
     throw new VehicleStateError(first.code, first.userMessage);
   }
