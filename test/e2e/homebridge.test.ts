@@ -108,7 +108,10 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
       lastIce = JSON.stringify(Object.values(v));
       return lastIce === JSON.stringify([40, 1, 2]) ? true : undefined;
     });
-    assert.equal(findCharacteristic(ice, HAP.ContactSensor, HAP.ContactSensorState), undefined, 'no plugged-in sensor without read_charge');
+    // HAP has no subtypes: the Plugged In sensor is told from Closed Up by its name.
+    const pluggedIn = ice.services.some((sv) => sv.type === HAP.ContactSensor && sv.characteristics.some((c) => c.type === HAP.Name && String(c.value).endsWith('Plugged In')));
+    assert.equal(pluggedIn, false, 'no plugged-in sensor without read_charge');
+    assert.ok(ice.services.some((sv) => sv.type === HAP.ContactSensor && sv.characteristics.some((c) => c.type === HAP.Name && String(c.value) === 'F-150 Closed Up')), 'its Closed Up sensor');
     // Subscribe once, like the Home app: hap-controller 0.10 spins on a second subscribe over the
     // same event connection (its event parser never resets after a non-EVENT reply with a body).
     await hap.subscribe([
