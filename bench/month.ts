@@ -2,12 +2,12 @@
 // platform, policy, scheduler, backend (v2: the SDK and per-user tokens; v3: the application token and
 // the signals read) and the emulator's billing, on the emulator's clock with virtual timers. HomeKit's
 // plugged-in, charging, lock and level values are compared with the truth after every read.
-import { createServer } from 'node:net';
 
 import type { SmartcarEmulator } from '../test/emulator/index.js';
 import { accessoryNamed, hap, pushed, waitFor } from '../test/helpers/homebridge-api.js';
 import { startConnected, startEmulator, startWithTokens } from '../test/helpers/plugin-world.js';
 import { VirtualTime } from '../test/helpers/virtual-time.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 const { Service, Characteristic } = hap;
 const MIN = 60_000;
@@ -303,14 +303,6 @@ class Level {
  * which the policy takes as the time of the change it learns habits from.
  */
 export type LifeKind = 'full' | 'charge-only';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Runs warm-up + measured month for one configuration on one backend; returns March's figures.

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 const PROJECT_DIR = resolve(import.meta.dirname, '..');
 const STORAGE = join(PROJECT_DIR, '.homebridge-demo');
@@ -36,36 +37,15 @@ async function portIsFree(port: number): Promise<boolean> {
 
 async function pickSetupPort(): Promise<number> {
   const wanted = Number(process.env.DEMO_SETUP_PORT ?? 8585);
-  if (await portIsFree(wanted)) {
-    return wanted;
-  }
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, () => {
-      const address = probe.address();
-      probe.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
+  return (await portIsFree(wanted)) ? wanted : freePort();
 }
 
 function randomUsername(): string {
   return ['0E', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':').toUpperCase();
 }
 
-async function anyFreePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => done(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 const setupPort = await pickSetupPort();
-const webhookPort = await anyFreePort();
+const webhookPort = await freePort();
 const webhookUrl = `http://127.0.0.1:${webhookPort}/smartcar`;
 const managementToken = randomBytes(16).toString('hex');
 // Fresh secrets per run: the emulator and the plugin share them, nobody else needs them.

@@ -1,8 +1,10 @@
 // Where the Homebridge UI's server process finds the running platform's admin endpoint: one small file,
 // <storage>/smartcar-admin.json = {port, secret}, owner-only and written atomically, new at every start.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+
+import { writeOwnerOnly } from '../owner-only-file.js';
 
 export const ADMIN_FILE = 'smartcar-admin.json';
 const SECRET_BYTES = 32;
@@ -24,22 +26,7 @@ export function newSecret(): string {
 /** Temp file (created 0600, never wider), fsync, rename: a reader sees the old file or the new one, never half. */
 export async function writeCredentials(storagePath: string, credentials: AdminCredentials): Promise<void> {
   const file = adminFile(storagePath);
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(credentials)}\n`);
-    // The mode given to open() is masked by the umask only downwards; chmod makes it exact.
-    await handle.chmod(0o600);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, file);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
+  await writeOwnerOnly(file, `${JSON.stringify(credentials)}\n`);
 }
 
 /** On shutdown: removed only while it is still ours (a newer start may already have replaced it). */

@@ -13,7 +13,7 @@ import type { API, Logging } from 'homebridge';
 import type { PluginConfig } from '../config.js';
 import type { SmartcarProblem } from '../smartcar/errors.js';
 import type { BackendWebhooks, DeliveredEvent, Signal, SmartcarBackend } from '../smartcar/types.js';
-import { describeForOwner, type VehicleAccessory } from '../vehicle/accessory.js';
+import { describeForOwner, utcMinute, type VehicleAccessory } from '../vehicle/accessory.js';
 import { WebhookReceiver, type ReceiverAnswer } from '../webhook/receiver.js';
 import { DeliveryLog } from './delivery-log.js';
 import type { Fleet } from './fleet.js';
@@ -63,7 +63,6 @@ export class WebhookHub {
   private forgedAt: number | undefined;
   private readonly persistTimers = new Map<string, NodeJS.Timeout>();
   private testSeen = false;
-  private listeningPort: number | undefined;
 
   constructor(private readonly deps: WebhookHubDeps) {
     this.seen = new DeliveryLog(join(deps.storagePath, 'smartcar-webhooks'), deps.log, deps.now);
@@ -101,7 +100,6 @@ export class WebhookHub {
       return;
     }
     this.receiver = receiver;
-    this.listeningPort = port;
     log.info(`Webhook receiver listening on ${config.webhookBind}:${port}${path}; Smartcar delivers to ${config.webhookUrl} (forward that URL to this port)`);
     void this.probe();
   }
@@ -114,11 +112,6 @@ export class WebhookHub {
     await this.receiver?.stop();
     this.receiver = undefined;
     await this.seen.flush();
-  }
-
-  /** Port the receiver listens on (tests). */
-  get port(): number | undefined {
-    return this.listeningPort;
   }
 
   /** The car is served: make sure its deliveries come. */
@@ -377,9 +370,4 @@ function getJson(url: URL, timeoutMs: number): Promise<{ status: number; body: u
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
   });
-}
-
-/** "2026-12-01 09:00 UTC". */
-function utcMinute(ms: number): string {
-  return `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }

@@ -4,8 +4,10 @@
 // including one that looks local (a reverse proxy on this machine makes every visitor look local).
 // Wrong codes are rate-limited across all clients: 8 digits cannot be guessed at 10 tries per window.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
+import { writeOwnerOnly } from '../owner-only-file.js';
 
 export const OWNER_COOKIE = 'smartcar_owner';
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -36,9 +38,7 @@ export async function loadSetupCode(file: string): Promise<string> {
   }
   const code = newSetupCode();
   await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, `${code}\n`, { mode: 0o600 });
-  await rename(temp, file);
+  await writeOwnerOnly(file, `${code}\n`);
   return code;
 }
 

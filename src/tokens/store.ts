@@ -1,11 +1,11 @@
 // Token files, one per Smartcar user, under <storage>/smartcar/. The only code touching them.
 // Writes are atomic (temp file 0600, fsync, rename, fsync of the directory) because a rotated refresh
 // token lost to a torn write locks the owner out; the folder is 0700 and files 0600.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
+import { writeOwnerOnly } from '../owner-only-file.js';
 import type { TokenSet } from '../smartcar/types.js';
 
 export interface StoredTokens extends TokenSet {
@@ -87,21 +87,7 @@ export class TokenFileStore {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // mkdir's mode is ignored for an existing folder (and masked by umask): enforce it.
     await chmod(this.dir, 0o700);
-    // Unique even for two saves in one millisecond (and across processes sharing the folder).
-    const temp = `${file}.${process.pid}.${Date.now()}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(tokens, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await writeOwnerOnly(file, `${JSON.stringify(tokens, null, 2)}\n`);
     await syncDir(this.dir);
   }
 

@@ -34,7 +34,7 @@ const PROBE_FIRST_MS = DAY_MS;
 const PROBE_MAX_MS = 7 * DAY_MS;
 
 /** "2026-12-01 09:00 UTC": the log and the setup page have no time zone of the owner's to use. */
-const utcMinute = (ms: number): string => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+export const utcMinute = (ms: number): string => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
 /** What Homebridge keeps for us in cachedAccessories, so a restart serves the last values at once. */
 export interface VehicleContext {
@@ -742,21 +742,10 @@ const VALUE_KEYS: Record<Signal, readonly (keyof ReadResult['values'])[]> = {
 };
 
 /** Which signal a ReadResult value belongs to. */
+const SIGNAL_OF_VALUE = new Map<string, Signal>((Object.entries(VALUE_KEYS) as [Signal, readonly string[]][]).flatMap(([signal, keys]) => keys.map((k) => [k, signal] as [string, Signal])));
+
 function valueSignal(key: string): Signal | undefined {
-  switch (key) {
-    case 'locked':
-    case 'openings':
-      return 'lock';
-    case 'batteryPercent':
-      return 'battery';
-    case 'fuelPercent':
-      return 'fuel';
-    case 'pluggedIn':
-    case 'chargeState':
-      return 'charge';
-    default:
-      return undefined;
-  }
+  return SIGNAL_OF_VALUE.get(key);
 }
 
 /** What happens next, or what the owner can do, for problems that are not re-authorization. */

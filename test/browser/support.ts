@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -37,17 +36,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** A port nobody listens on right now: for a redirect URI that must fail to load, or to know a port before listening. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort } from '../helpers/free-port.js';
 
 // The SDK ships no types; these are the few calls the test host makes (shapes: smartcar-api.md §4.2).
 interface SdkAccess { accessToken: string }

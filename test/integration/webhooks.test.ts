@@ -6,25 +6,17 @@
 // when they stop.
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { timing } from '../../src/platform.js';
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { accessoryNamed, hap, read, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { pluginConfigV3, startConnected, startEmulator } from '../helpers/plugin-world.js';
+import { freePort } from '../helpers/free-port.js';
 
 
 const { Service, Characteristic } = hap;
 const AMT = 'test-management-token-never-logged';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Sent {
   status: number;
