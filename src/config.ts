@@ -20,6 +20,8 @@ export interface ServiceSwitches {
   pluggedIn: boolean;
   closedUp: boolean;
   lowVoltage: boolean;
+  /** The Charging switch: start and stop charging from HomeKit. */
+  charging: boolean;
 }
 
 export interface PluginConfig {
@@ -314,11 +316,11 @@ function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitche
   if (isRecord(r.services)) {
     services = r.services;
   } else if (r.services !== undefined) {
-    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage)`);
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage, charging)`);
   }
   return {
     lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn),
-    closedUp: flag(services, 'closedUp', warn), lowVoltage: flag(services, 'lowVoltage', warn),
+    closedUp: flag(services, 'closedUp', warn), lowVoltage: flag(services, 'lowVoltage', warn), charging: flag(services, 'charging', warn),
   };
 }
 

@@ -10,7 +10,7 @@ import { normalizeConfig, type PluginConfig } from './config.js';
 import { BudgetNotes } from './platform/budget-notes.js';
 import { Fleet } from './platform/fleet.js';
 import { VehicleLedger } from './platform/ledger.js';
-import { LockGate } from './platform/lock-gate.js';
+import { CommandGate } from './platform/command-gate.js';
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
 import { WebhookHub } from './platform/webhooks.js';
@@ -148,7 +148,8 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       },
       commands: {
         setLock: (v, locked) => gate.setLock(v, locked),
-        confirm: (v) => refresher.confirm(v.id),
+        setCharging: (v, on) => gate.setCharging(v, on),
+        confirm: (v, kind) => refresher.confirm(v.id, kind),
       },
     });
     const refresher = new Refresher({
@@ -157,7 +158,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const webhooks = new WebhookHub({
       api, log, config, now, backend, fleet, timing, storagePath: api.user.storagePath(), replan: (id) => refresher.replan(id),
     });
-    const gate = new LockGate({
+    const gate = new CommandGate({
       backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id),
       persist: (v) => api.updatePlatformAccessories([v.accessory]),
     });

@@ -8,7 +8,8 @@ import { PLATFORM_NAME, PLUGIN_NAME } from '../settings.js';
 import type { Billing } from '../smartcar/billing.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { Discovery, SmartcarBackend, VehicleInfo } from '../smartcar/types.js';
-import { describeForOwner, VehicleAccessory, type LockCommands, type VehicleContext } from '../vehicle/accessory.js';
+import { VehicleAccessory, type VehicleCommands, type VehicleContext } from '../vehicle/accessory.js';
+import { describeForOwner } from '../vehicle/owner-words.js';
 import { sanitizeName } from '../vehicle/mappers.js';
 import type { VehicleLedger } from './ledger.js';
 import { LogOnce } from './log-once.js';
@@ -34,7 +35,7 @@ export interface FleetDeps {
   backend: () => SmartcarBackend;
   schedule: FleetSchedule;
   /** Where each car's lock commands go (the lock gate) and how their confirming read is planned. */
-  commands: LockCommands;
+  commands: VehicleCommands;
   /** Read when the next listing is planned: tests shorten it. */
   timing: { readonly discoveryIntervalMs: number };
   /** This month's count and the learned habits of cars that leave, for when they come back. */

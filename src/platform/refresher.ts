@@ -7,7 +7,8 @@ import type { PluginConfig } from '../config.js';
 import type { Billing } from '../smartcar/billing.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { Signal, SmartcarBackend } from '../smartcar/types.js';
-import { describeForOwner, nextStep, type VehicleAccessory } from '../vehicle/accessory.js';
+import type { CommandKind, VehicleAccessory } from '../vehicle/accessory.js';
+import { describeForOwner, nextStep } from '../vehicle/owner-words.js';
 import { planNext, POLICY, type PolicyPlan } from '../vehicle/policy.js';
 import { RefreshScheduler, type RefreshOutcome, type RefreshReason, type TimerSource } from '../vehicle/scheduler.js';
 import type { BudgetNotes } from './budget-notes.js';
@@ -50,6 +51,8 @@ export class Refresher {
   private readonly plans = new Map<string, PolicyPlan>();
   /** Vehicles whose next read reads everything, whatever the plan (the owner pressed Refresh now, or sent a command). */
   private readonly fullNext = new Set<string>();
+  /** Per vehicle, what its next confirming read looks at: the signals the commands since the last one changed. */
+  private readonly confirming = new Map<string, Set<Signal>>();
   private readonly failures: LogOnce;
 
   constructor(private readonly deps: RefresherDeps) {
@@ -93,6 +96,7 @@ export class Refresher {
     this.scheduler.remove(vehicleId);
     this.plans.delete(vehicleId);
     this.fullNext.delete(vehicleId);
+    this.confirming.delete(vehicleId);
     this.failures.forget(vehicleId);
   }
 
@@ -106,10 +110,14 @@ export class Refresher {
    * the command's fault with what the car reports. Command-only: the moment its state grows too old to
    * show has moved (nothing else tells the scheduler).
    */
-  confirm(vehicleId: string): void {
+  confirm(vehicleId: string, kind: CommandKind): void {
     const v = this.deps.fleet.get(vehicleId);
-    if (v?.lockMode === 'read') {
-      this.scheduler.confirm(vehicleId, v.commandFailed ? POLICY.afterCommandMs : undefined);
+    // The signal that shows what the command changed, where this car reads it.
+    const signal: Signal = kind === 'lock' ? 'lock' : 'charge';
+    const readable = kind === 'lock' ? v?.lockMode === 'read' : v?.signals.includes('charge') === true;
+    if (v !== undefined && readable) {
+      this.confirming.set(vehicleId, new Set([...(this.confirming.get(vehicleId) ?? []), signal]));
+      this.scheduler.confirm(vehicleId, v.commandFailed(kind) ? POLICY.afterCommandMs : undefined);
     } else {
       this.scheduler.changed(vehicleId);
     }
@@ -189,11 +197,12 @@ export class Refresher {
     return delayMs;
   }
 
-  /** What one refresh reads: the lock after a command, the charge signals when the plan says so, else all. */
+  /** What one refresh reads: what commands changed, the charge signals when the plan says so, else all. */
   private signalsFor(v: VehicleAccessory, reason: RefreshReason): Signal[] {
     const all = v.signals;
     if (reason === 'confirm') {
-      return all.filter((s) => s === 'lock');
+      const changed = this.confirming.get(v.id) ?? new Set<Signal>(['lock']);
+      return all.filter((s) => changed.has(s));
     }
     const full = this.fullNext.delete(v.id);
     const focused = this.plans.get(v.id)?.focus === true && !full ? this.focusSignals(v) : [];
@@ -251,6 +260,11 @@ export class Refresher {
         return { kind: 'stop' };
       }
       v.applyRefresh(read, { result, at: this.deps.now() });
+      if (reason === 'confirm') {
+        // Confirmed; a command sent while this read was out keeps its own signal waiting.
+        const changed = this.confirming.get(vehicleId);
+        signals.forEach((s) => changed?.delete(s));
+      }
       if (!v.affordsFullRead()) {
         notes.exhausted(v);
       }

@@ -124,6 +124,8 @@ export interface SmartcarBackend {
   discover(userId: string | undefined, known: (vehicleId: string) => VehicleInfo | undefined): Promise<Discovery>;
   read(userId: string, vehicleId: string, signals: readonly Signal[]): Promise<ReadResult>;
   setLock(userId: string, vehicleId: string, locked: boolean): Promise<void>;
+  /** Starts (true) or stops charging; resolves once Smartcar says the car did it. */
+  setCharging(userId: string, vehicleId: string, charging: boolean): Promise<void>;
   disconnect(userId: string, vehicleId: string): Promise<void>;
   /** Why this user must connect again, or undefined. */
   reauthorizeReason(userId: string): string | undefined;

@@ -8,6 +8,7 @@ import { defaultIntervalMinutes, STALE_MARGIN_MINUTES } from '../settings.js';
 import type { Billing } from '../smartcar/billing.js';
 import type { NotCapableError, SmartcarProblem } from '../smartcar/errors.js';
 import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
+import { CommandQueue } from './command-queue.js';
 import { LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
@@ -15,6 +16,7 @@ import { describeFreshness, judgeFreshness, type Freshness } from './freshness.j
 import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
+import { configureCharging } from './services/charging.js';
 import { configureClosedUp } from './services/closed-up.js';
 import { configureLowVoltage } from './services/low-voltage.js';
 import { configureInformation } from './services/information.js';
@@ -77,14 +79,21 @@ export interface VehicleContext {
   deliveries?: { lastAt: number; gapsMs: number[]; carries?: Signal[] };
 }
 
-export interface LockCommands {
+/** The commands a car takes, and what each confirms by a read. */
+export type CommandKind = 'lock' | 'charge';
+
+export interface VehicleCommands {
   setLock(vehicle: VehicleAccessory, locked: boolean): Promise<void>;
+  setCharging(vehicle: VehicleAccessory, charging: boolean): Promise<void>;
   /**
-   * A command settled (commandFailed says how): plan the read of /security that confirms it where the lock
-   * can be read, and (every lock) take note that the moment its state grows too old to show has moved.
+   * A command settled (commandFailed says how): plan the read that confirms it where its state can be
+   * read, and (every lock) take note that the moment its state grows too old to show has moved.
    */
-  confirm(vehicle: VehicleAccessory): void;
+  confirm(vehicle: VehicleAccessory, kind: CommandKind): void;
 }
+
+/** Per command kind, how many commands the car carried out when a read went out (CommandQueue.epoch). */
+export type CommandEpochs = Readonly<Record<CommandKind, number>>;
 
 export interface VehicleAccessoryDeps {
   api: API;
@@ -92,15 +101,15 @@ export interface VehicleAccessoryDeps {
   config: PluginConfig;
   /** What Smartcar bills for a read: the budget and the stale threshold are counted in it. */
   billing: Billing;
-  commands: LockCommands;
+  commands: VehicleCommands;
   now: () => number;
 }
 
 /** Taken by beginRead as a read goes out, handed back to applyRefresh with what became of it. */
 export interface PendingRead {
   readonly signals: readonly Signal[];
-  /** lockEpoch() at sending: a lock command that succeeded meanwhile outdates the read's lock state. */
-  readonly epoch: number;
+  /** At sending: a command that succeeded meanwhile outdates the read's state of what it changed. */
+  readonly epoch: CommandEpochs;
   /** The values before the read: the transitions the refresh policy learns from are between these and the new ones. */
   readonly before: VehicleSnapshot | undefined;
 }
@@ -111,18 +120,14 @@ export type ReadOutcome =
   | { failure: string; billed: number };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
-const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage];
+const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage, configureCharging];
 
 export class VehicleAccessory {
   private plan: VehiclePlan;
-  private target: number | undefined;
-  private commandSeq = 0;
-  /** Lock commands run one at a time, in the order asked: sent together, a later one could reach the car first. */
-  private commandQueue: Promise<void> = Promise.resolve();
-  private commandsPending = 0;
-  /** Counts lock commands the car confirmed; a read that started before one of them may predate it. */
-  private lockChanges = 0;
-  private commandFailure: string | undefined;
+  /** Lock and unlock; true = lock. */
+  private readonly locks: CommandQueue<boolean>;
+  /** Start and stop charging; true = start. */
+  private readonly charges: CommandQueue<boolean>;
   private reauthorize: string | undefined;
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
@@ -142,6 +147,18 @@ export class VehicleAccessory {
       deps.now,
     );
     this.bind = new Bindings(deps.api.hap);
+    this.locks = new CommandQueue(() => this.name, deps.log, {
+      verb: (locked) => (locked ? 'lock' : 'unlock'),
+      send: (locked) => deps.commands.setLock(this, locked),
+      carriedOut: (locked) => this.lockCarriedOut(locked),
+      refused: (problem) => this.commandRefused('lock', problem),
+    });
+    this.charges = new CommandQueue(() => this.name, deps.log, {
+      verb: (on) => (on ? 'start charging' : 'stop charging'),
+      send: (on) => deps.commands.setCharging(this, on),
+      carriedOut: (on) => this.chargeCarriedOut(on),
+      refused: (problem) => this.commandRefused('charge', problem),
+    });
     this.view = {
       log: deps.log,
       config: deps.config,
@@ -152,9 +169,15 @@ export class VehicleAccessory {
       staleAfterMs: () => this.staleAfterMs(),
       reauthorizing: () => this.reauthorize !== undefined,
       faultFor: (signals) => this.faultFor(signals),
-      lockTarget: () => this.target,
-      lockFailed: () => this.commandFailure !== undefined,
-      requestLock: (locked) => this.requestLock(locked),
+      lockTarget: () => {
+        const wish = this.locks.target;
+        return wish === undefined ? undefined : wish ? LockTarget.SECURED : LockTarget.UNSECURED;
+      },
+      lockFailed: () => this.locks.failed !== undefined,
+      requestLock: (locked) => this.locks.request(locked),
+      chargeTarget: () => this.charges.target,
+      chargeFailed: () => this.charges.failed !== undefined,
+      requestCharging: (on) => this.charges.request(on),
     };
     const legacy = this.context.notCapable;
     if (legacy !== undefined) {
@@ -237,8 +260,8 @@ export class VehicleAccessory {
   }
 
   /** Pass to applyRead: taken when a read starts, it tells whether a command succeeded meanwhile. */
-  lockEpoch(): number {
-    return this.lockChanges;
+  commandEpochs(): CommandEpochs {
+    return { lock: this.locks.epoch, charge: this.charges.epoch };
   }
 
   /** A read of these signals goes out now: what applyRefresh needs to judge its answer. */
@@ -251,7 +274,7 @@ export class VehicleAccessory {
         empty[signal] = { ...e, at: this.deps.now() };
       }
     }
-    return { signals, epoch: this.lockChanges, before };
+    return { signals, epoch: this.commandEpochs(), before };
   }
 
   /**
@@ -346,15 +369,20 @@ export class VehicleAccessory {
   }
 
   /** Merge a read: values replace old ones, failures are remembered per signal. */
-  applyRead(raw: ReadResult, at: number, epoch?: number): void {
+  applyRead(raw: ReadResult, at: number, epoch?: CommandEpochs): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
     // Only once deliveries come (they set valueAt) can a read be older than what is shown.
     let result = ctx.valueAt !== undefined ? this.newerOnly(raw, at) : raw;
-    if (epoch !== undefined && epoch !== this.lockChanges && result.values.locked !== undefined) {
+    if (epoch !== undefined && epoch.lock !== this.locks.epoch && result.values.locked !== undefined) {
       // A lock command succeeded while this read was on its way: the car may have answered the read
       // before it, so its lock state is older than the command's (the confirming read follows).
       const { locked: _older, ...values } = result.values;
+      result = { ...result, values };
+    }
+    if (epoch !== undefined && epoch.charge !== this.charges.epoch && result.values.chargeState !== undefined) {
+      // The same for charging started or stopped meanwhile (the plug stays: no command moves it).
+      const { chargeState: _older, ...values } = result.values;
       result = { ...result, values };
     }
     // A batch whose every item failed is no fresher than what we had.
@@ -419,9 +447,11 @@ export class VehicleAccessory {
     ctx.empty = empty;
     this.reauthorize = undefined;
     // While a command is queued or on its way the target stays what the owner asked ("Locking...").
-    if (result.values.locked !== undefined && this.commandsPending === 0) {
-      this.commandFailure = undefined;
-      this.target = undefined;
+    if (result.values.locked !== undefined) {
+      this.locks.settled();
+    }
+    if (result.values.chargeState !== undefined) {
+      this.charges.settled();
     }
     this.countRequests(result.requests);
     if (previous?.lowVoltagePercent === undefined && ctx.snapshot?.lowVoltagePercent !== undefined && this.plan.lowVoltage) {
@@ -479,7 +509,7 @@ export class VehicleAccessory {
       this.deps.log.info(`${this.name}: webhook deliveries bring the car's data as it changes`);
     }
     this.context.valueAt ??= {};
-    this.applyRead(result, at, this.lockChanges);
+    this.applyRead(result, at, this.commandEpochs());
     if (this.context.snapshot) {
       this.context.history = observe(this.context.history, before, this.context.snapshot, at);
     }
@@ -558,18 +588,19 @@ export class VehicleAccessory {
   /** Connect again: what failed before belongs to the old authorization; the read that follows tells the truth. */
   clearFaults(): void {
     this.context.failures = {};
-    this.commandFailure = undefined;
+    this.locks.clearFailure();
+    this.charges.clearFailure();
     this.push();
   }
 
-  /** The owner's last lock command failed (HomeKit shows a fault on the lock until a read or a command settles it). */
-  get commandFailed(): boolean {
-    return this.commandFailure !== undefined;
+  /** The owner's last command of this kind failed (HomeKit shows a fault on its service until a read or a command settles it). */
+  commandFailed(kind: CommandKind): boolean {
+    return (kind === 'lock' ? this.locks : this.charges).failed !== undefined;
   }
 
-  /** HomeKit shows a fault because the last read or lock command failed (not staleness or budget). */
+  /** HomeKit shows a fault because the last read or a command failed (not staleness or budget). */
   get failing(): boolean {
-    return this.commandFailure !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
+    return this.locks.failed !== undefined || this.charges.failed !== undefined || Object.keys(this.context.failures ?? {}).length > 0;
   }
 
   /**
@@ -597,8 +628,10 @@ export class VehicleAccessory {
     if (this.reauthorize) {
       out.push(`Smartcar needs you to connect this vehicle again (${this.reauthorize})`);
     }
-    if (this.commandFailure) {
-      out.push(this.commandFailure);
+    for (const failed of [this.locks.failed, this.charges.failed]) {
+      if (failed !== undefined) {
+        out.push(failed);
+      }
     }
     if (this.budgetNote) {
       out.push(this.budgetNote);
@@ -623,6 +656,9 @@ export class VehicleAccessory {
       out.push('Grant read_security (connect again) so HomeKit can show whether the car is locked');
     } else if (this.plan.lock === 'read-only') {
       out.push('Grant control_security (connect again) to lock and unlock from HomeKit');
+    }
+    if (this.deps.config.services.charging && granted.includes('read_battery') && granted.includes('read_charge') && !granted.includes('control_charge')) {
+      out.push('Grant control_charge (connect again) to start and stop charging from HomeKit');
     }
     if (!granted.includes('read_vin')) {
       out.push('Grant read_vin to show the VIN as serial number');
@@ -675,50 +711,20 @@ export class VehicleAccessory {
     this.bind.push();
   }
 
-  // ---- lock commands ----------------------------------------------------------------------------
+  // ---- commands ---------------------------------------------------------------------------------
 
-  private requestLock(locked: boolean): void {
-    const seq = ++this.commandSeq;
-    this.target = locked ? LockTarget.SECURED : LockTarget.UNSECURED;
-    // HomeKit waits for onSet: answer now, let the car take its time.
-    this.commandsPending++;
-    this.commandQueue = this.commandQueue
-      .then(() => this.runLockCommand(locked, seq))
-      .catch((err: unknown) => this.deps.log.error(`${this.name}: the lock command failed unexpectedly: ${String(err)}`))
-      .finally(() => { this.commandsPending--; });
+  private commandRefused(kind: CommandKind, problem: SmartcarProblem): void {
+    if (problem.kind === 'reauthorize') {
+      this.reauthorize = problem.message;
+    }
+    this.push();
+    if (problem.kind !== 'reauthorize') {
+      // One look later on ends the fault, should the owner fix it at the car and walk away.
+      this.deps.commands.confirm(this, kind);
+    }
   }
 
-  private async runLockCommand(locked: boolean, seq: number): Promise<void> {
-    if (seq !== this.commandSeq) {
-      return; // the owner asked again before this one was sent: only the last wish goes to the car
-    }
-    const verb = locked ? 'lock' : 'unlock';
-    try {
-      await this.deps.commands.setLock(this, locked);
-    } catch (err) {
-      if (seq !== this.commandSeq) {
-        return; // a newer command is queued; it settles the target
-      }
-      const problem = err as SmartcarProblem;
-      this.commandFailure = `Could not ${verb}: ${describeForOwner(problem)}${problem.kind === 'reauthorize' ? '' : `; ${nextStep(problem, 'command')}`}`;
-      this.deps.log.warn(`${this.name}: ${this.commandFailure}`);
-      if (problem.kind === 'reauthorize') {
-        this.reauthorize = problem.message;
-      }
-      // Revert to what the car is known to be (earlier commands have settled: the queue is in order).
-      this.target = undefined;
-      this.push();
-      if (problem.kind !== 'reauthorize') {
-        // One look at the lock later on ends the fault, should the owner fix it at the car and walk away.
-        this.deps.commands.confirm(this);
-      }
-      return;
-    }
-    // The car did it, even if the owner has asked for something else since: remember that.
-    this.lockChanges++;
-    if (seq === this.commandSeq) {
-      this.commandFailure = undefined;
-    }
+  private lockCarriedOut(locked: boolean): void {
     if (this.plan.lock === 'command-only') {
       this.context.commanded = { locked, at: this.deps.now() };
     } else if (this.context.snapshot) {
@@ -726,13 +732,30 @@ export class VehicleAccessory {
     } else {
       this.context.snapshot = { fetchedAt: this.deps.now(), locked };
     }
-    if (this.context.valueAt !== undefined) {
-      // A delivery of what the car reported before it carried out the command is older than this.
-      this.context.valueAt = { ...this.context.valueAt, lock: this.deps.now() };
-    }
+    this.settledByCommand('lock');
     this.deps.log.info(`${this.name}: ${locked ? 'locked' : 'unlocked'}`);
     this.push();
-    this.deps.commands.confirm(this);
+    this.deps.commands.confirm(this, 'lock');
+  }
+
+  /**
+   * The car took the command. Stopping leaves it plugged in and not charging; starting means charging
+   * until the confirming read says more (a car may stop at once when it is full: that read tells).
+   */
+  private chargeCarriedOut(on: boolean): void {
+    const chargeState = on ? 'CHARGING' : 'NOT_CHARGING';
+    this.context.snapshot = { ...(this.context.snapshot ?? { fetchedAt: this.deps.now() }), chargeState };
+    this.settledByCommand('charge');
+    this.deps.log.info(`${this.name}: ${on ? 'charging started' : 'charging stopped'}`);
+    this.push();
+    this.deps.commands.confirm(this, 'charge');
+  }
+
+  private settledByCommand(signal: Signal): void {
+    if (this.context.valueAt !== undefined) {
+      // A delivery of what the car reported before it carried out the command is older than this.
+      this.context.valueAt = { ...this.context.valueAt, [signal]: this.deps.now() };
+    }
   }
 }
 
@@ -746,38 +769,4 @@ const SIGNAL_OF_VALUE = new Map<string, Signal>((Object.entries(VALUE_KEYS) as [
 
 function valueSignal(key: string): Signal | undefined {
   return SIGNAL_OF_VALUE.get(key);
-}
-
-/** What happens next, or what the owner can do, for problems that are not re-authorization. */
-export function nextStep(problem: SmartcarProblem, what: 'read' | 'command'): string {
-  const later = what === 'read' ? 'the plugin will retry by itself' : 'try again later';
-  switch (problem.kind) {
-    case 'permission':
-      return 'Connect is on the setup page';
-    case 'configuration':
-      return `check the Smartcar Dashboard (plan, billing, clientId/clientSecret); ${later}`;
-    case 'vehicle-state':
-      return what === 'read' ? later : 'fix that at the car, then try again';
-    case 'rate-limited': {
-      const s = (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds;
-      return what === 'read' ? `the plugin will retry${s !== undefined ? ` in ${s} s` : ' later'}` : later;
-    }
-    default:
-      return later;
-  }
-}
-
-export function describeForOwner(problem: SmartcarProblem): string {
-  switch (problem.kind) {
-    case 'vehicle-state': {
-      const p = problem as SmartcarProblem & { code: string; userMessage: string };
-      return `${p.userMessage} (${p.code})`;
-    }
-    case 'reauthorize':
-      return `${problem.message}. Open the setup page and connect the vehicle again.`;
-    case 'rate-limited':
-      return `Smartcar asks to wait before the next request (${problem.message})`;
-    default:
-      return problem.message;
-  }
 }

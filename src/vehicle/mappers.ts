@@ -61,6 +61,17 @@ export function chargingState(chargeState: ChargeState | undefined, chargeable: 
   }
 }
 
+/**
+ * The Charging switch: on while the car charges (the owner's pending wish wins until it settles);
+ * undefined before the charge state was ever read, so HomeKit shows No Response rather than a guess.
+ */
+export function chargingSwitchOn(wish: boolean | undefined, chargeState: ChargeState | undefined): number | undefined {
+  if (wish !== undefined) {
+    return wish ? 1 : 0;
+  }
+  return chargeState === undefined ? undefined : chargeState === 'CHARGING' ? 1 : 0;
+}
+
 /** "Plugged in" reads as a closed contact, so HomeKit says "closed"/"detected" when the cable is in. */
 export function pluggedInContact(pluggedIn: boolean | undefined): number | undefined {
   if (pluggedIn === undefined) {

@@ -20,6 +20,11 @@ export interface VehiclePlan {
    * only some cars report it. It comes with the signals read already made: no signal of its own.
    */
   lowVoltage: boolean;
+  /**
+   * "Charging": a switch that starts and stops charging (control_charge). It shows what /charge reads,
+   * so only a car whose charge state is read gets one.
+   */
+  chargeControl: boolean;
   /** What one refresh reads: one batch, one billed request per signal. */
   signals: Signal[];
 }
@@ -50,6 +55,7 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   const pluggedIn = switches.pluggedIn && chargeReadable;
   const closedUp = switches.closedUp && can('lock', 'read_security');
   const lowVoltage = switches.lowVoltage && has('read_battery');
+  const chargeControl = switches.charging && has('control_charge') && chargeReadable && electric;
 
   const signals: Signal[] = [];
   if (lock === 'read' || lock === 'read-only' || closedUp) {
@@ -58,8 +64,8 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   if (level !== undefined) {
     signals.push(level);
   }
-  if (pluggedIn || (level !== undefined && charging === 'read')) {
+  if (pluggedIn || chargeControl || (level !== undefined && charging === 'read')) {
     signals.push('charge');
   }
-  return { lock, level, charging, pluggedIn, closedUp, lowVoltage, signals };
+  return { lock, level, charging, pluggedIn, closedUp, lowVoltage, chargeControl, signals };
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { fractionToPercent } from '../../src/smartcar/v2/client.js';
 import {
-  chargingState, displayMake, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
+  chargingState, chargingSwitchOn, displayMake, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
 } from '../../src/vehicle/mappers.js';
 import { defaultIntervalMinutes } from '../../src/settings.js';
 
@@ -48,6 +48,16 @@ describe('mappers', () => {
     assert.equal(pluggedInContact(true), 0);
     assert.equal(pluggedInContact(false), 1);
     assert.equal(pluggedInContact(undefined), undefined);
+  });
+
+  it('chargingSwitchOn: the pending wish, else charging or not, else no value', () => {
+    const table: [boolean | undefined, Parameters<typeof chargingSwitchOn>[1], number | undefined][] = [
+      [undefined, 'CHARGING', 1], [undefined, 'NOT_CHARGING', 0], [undefined, 'FULLY_CHARGED', 0], [undefined, undefined, undefined],
+      [true, 'NOT_CHARGING', 1], [false, 'CHARGING', 0], [true, undefined, 1],
+    ];
+    for (const [wish, state, expected] of table) {
+      assert.equal(chargingSwitchOn(wish, state), expected, `${String(wish)} ${String(state)}`);
+    }
   });
 
   const hap2Name = /^[\p{L}\p{N}][\p{L}\p{N}\p{Zs}’'&!._:;()/,-]*[\p{L}\p{N}]$/u;

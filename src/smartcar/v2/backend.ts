@@ -112,6 +112,10 @@ export class V2Backend implements SmartcarBackend {
     return this.tokens.withToken(userId, (t) => this.client.setLock(t, vehicleId, locked));
   }
 
+  setCharging(userId: string, vehicleId: string, charging: boolean): Promise<void> {
+    return this.tokens.withToken(userId, (t) => this.client.setCharging(t, vehicleId, charging));
+  }
+
   disconnect(userId: string, vehicleId: string): Promise<void> {
     return this.tokens.withToken(userId, (t) => this.client.disconnect(t, vehicleId));
   }

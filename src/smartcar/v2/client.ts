@@ -192,13 +192,22 @@ export class SmartcarClient {
     return result;
   }
 
-  async setLock(accessToken: string, vehicleId: string, locked: boolean): Promise<void> {
+  setLock(accessToken: string, vehicleId: string, locked: boolean): Promise<void> {
     const vehicle = this.vehicle(vehicleId, accessToken);
-    const operation = locked ? 'Locking' : 'Unlocking';
-    const res = await this.call(() => (locked ? vehicle.lock() : vehicle.unlock()), { operation, scope: 'control_security' });
-    // A broken body is no proof the car did it: HomeKit must not show the car locked on that.
+    return this.command(() => (locked ? vehicle.lock() : vehicle.unlock()), { operation: locked ? 'Locking' : 'Unlocking', scope: 'control_security' });
+  }
+
+  /** POST /charge {action: START|STOP}. */
+  setCharging(accessToken: string, vehicleId: string, charging: boolean): Promise<void> {
+    const vehicle = this.vehicle(vehicleId, accessToken);
+    return this.command(() => (charging ? vehicle.startCharge() : vehicle.stopCharge()), { operation: charging ? 'Starting charging' : 'Stopping charging', scope: 'control_charge' });
+  }
+
+  private async command(fn: () => Promise<smartcar.ActionResponse>, ctx: MapContext): Promise<void> {
+    const res = await this.call(fn, ctx);
+    // A broken body is no proof the car did it: HomeKit must not show it done on that.
     if (res?.status !== 'success') {
-      throw new TransientError(`${operation} failed: Smartcar's answer could not be read (no success status); the car may not have done it`);
+      throw new TransientError(`${ctx.operation} failed: Smartcar's answer could not be read (no success status); the car may not have done it`);
     }
   }
 

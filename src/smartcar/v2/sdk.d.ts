@@ -89,6 +89,8 @@ declare module 'smartcar' {
       lockStatus(): Promise<LockStatus>;
       lock(): Promise<ActionResponse>;
       unlock(): Promise<ActionResponse>;
+      startCharge(): Promise<ActionResponse>;
+      stopCharge(): Promise<ActionResponse>;
       disconnect(): Promise<ActionResponse>;
       permissions(paging?: { limit?: number; offset?: number }): Promise<{ permissions: string[]; paging: { count: number; offset: number }; meta: Meta }>;
       batch(paths: string[]): Promise<BatchResponse>;

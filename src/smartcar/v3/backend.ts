@@ -213,14 +213,21 @@ export class V3Backend implements SmartcarBackend {
     return throwIfCarRefused(mapSignals(resources, signals, requests), signals);
   }
 
-  async setLock(userId: string, vehicleId: string, locked: boolean): Promise<void> {
+  setLock(userId: string, vehicleId: string, locked: boolean): Promise<void> {
+    return this.command(userId, vehicleId, `security/${locked ? 'lock' : 'unlock'}`, { operation: locked ? 'Locking' : 'Unlocking', scope: 'control_security' });
+  }
+
+  setCharging(userId: string, vehicleId: string, charging: boolean): Promise<void> {
+    return this.command(userId, vehicleId, `charge/${charging ? 'start' : 'stop'}`, { operation: charging ? 'Starting charging' : 'Stopping charging', scope: 'control_charge' });
+  }
+
+  /** POST /commands/<path>, bounded by the longer command timeout: long-running ones stream their outcome (§3.4). */
+  private async command(userId: string, vehicleId: string, path: string, ctx: MapContext): Promise<void> {
     this.assertAuthorized(userId);
-    const operation = locked ? 'Locking' : 'Unlocking';
-    const ctx: MapContext = { operation, scope: 'control_security' };
     const bounds = { ...this.options, timeoutMs: Math.max(this.options.timeoutMs, this.options.commandTimeoutMs) };
     const answer = await this.call(ctx, (token) => exchange({
       method: 'POST',
-      url: this.vehicleUrl(vehicleId, `/commands/security/${locked ? 'lock' : 'unlock'}`),
+      url: this.vehicleUrl(vehicleId, `/commands/${path}`),
       headers: { ...this.headers(token, userId), 'content-type': 'application/json' },
     }, ctx, bounds));
     commandOutcome(answer, ctx);

@@ -26,6 +26,11 @@ export interface VehicleView {
   lockFailed(): boolean;
   /** Queue a lock command; returns at once, the outcome arrives by push. */
   requestLock(locked: boolean): void;
+  /** Whether the owner asked to start (true) or stop charging while that command is queued or out. */
+  chargeTarget(): boolean | undefined;
+  chargeFailed(): boolean;
+  /** Queue a start or stop of charging; returns at once, the outcome arrives by push. */
+  requestCharging(on: boolean): void;
 }
 
 export interface ServiceScope {

@@ -1,11 +1,12 @@
-// Every lock command from HomeKit passes here before it reaches Smartcar: nothing is sent for a car
-// that was removed meanwhile or whose budget is spent, the request is counted, and the answer comes
-// back as the problem kinds the accessory shows (re-authorization is told once, by the backend).
+// Every command from HomeKit (lock, unlock, start or stop charging) passes here before it reaches
+// Smartcar: nothing is sent for a car that was removed meanwhile or whose budget is spent, the request
+// is counted, and the answer comes back as the problem kinds the accessory shows (re-authorization is
+// told once, by the backend).
 import { mapSmartcarError, TransientError } from '../smartcar/errors.js';
 import type { SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
 
-export interface LockGateDeps {
+export interface CommandGateDeps {
   backend: () => SmartcarBackend;
   now: () => number;
   /** Whether this accessory is still the one serving its car (not removed, not replaced). */
@@ -16,10 +17,18 @@ export interface LockGateDeps {
   persist: (v: VehicleAccessory) => void;
 }
 
-export class LockGate {
-  constructor(private readonly deps: LockGateDeps) {}
+export class CommandGate {
+  constructor(private readonly deps: CommandGateDeps) {}
 
-  async setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+  setLock(v: VehicleAccessory, locked: boolean): Promise<void> {
+    return this.send(v, locked ? 'Locking' : 'Unlocking', (b) => b.setLock(v.userId, v.id, locked));
+  }
+
+  setCharging(v: VehicleAccessory, charging: boolean): Promise<void> {
+    return this.send(v, charging ? 'Starting charging' : 'Stopping charging', (b) => b.setCharging(v.userId, v.id, charging));
+  }
+
+  private async send(v: VehicleAccessory, operation: string, command: (backend: SmartcarBackend) => Promise<void>): Promise<void> {
     if (!this.deps.isCurrent(v)) {
       // Removed (disconnected, no longer shared) while HomeKit still had it: send nothing for it.
       throw new TransientError(`${v.name} is no longer connected to this plugin`);
@@ -32,9 +41,9 @@ export class LockGate {
     this.deps.persist(v);
     this.deps.readEverythingNext(v.id);
     try {
-      await this.deps.backend().setLock(v.userId, v.id, locked);
+      await command(this.deps.backend());
     } catch (err) {
-      const problem = mapSmartcarError(err, { operation: locked ? 'Locking' : 'Unlocking' });
+      const problem = mapSmartcarError(err, { operation });
       if (problem.kind === 'reauthorize') {
         this.deps.backend().requireReauthorization(v.userId, problem.message, { quiet: true });
       }
