@@ -203,6 +203,9 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const server = new AdminServer({
       host: this, log: this.log, storagePath: this.api.user.storagePath(), api: this.config?.api, now: this.now,
       connectUrl: () => this.setupServer?.connectUrl(),
+      // The relay's answer, handed over in the Homebridge UI, meets the setup page's own one-time states.
+      completeConnect: (params) => this.setupServer?.completeConnect(params),
+      redirectUri: this.config?.redirectUri,
       setupCode: () => this.setupServer?.setupCode,
     });
     try {

@@ -80,3 +80,6 @@ export const V3_COMMAND_TIMEOUT_SECONDS = 180;
 // v3 discovery: the application's connections are listed (unbilled) this often, so a car connected
 // by any route (a phone, the Dashboard) appears within a minute.
 export const DISCOVERY_INTERVAL_SECONDS = 60;
+
+/** Smartcar sends distances in km or miles; the plugin keeps km and shows the owner's unitSystem. */
+export const KM_PER_MILE = 1.609344;

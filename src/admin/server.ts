@@ -1,12 +1,14 @@
 // The running platform's admin endpoint for the Homebridge UI's server process (homebridge-ui/server.js):
 // loopback only, an ephemeral port, a bearer secret compared in constant time, small JSON bodies, and
-// four routes onto SetupHost. The UI never touches tokens or state itself: the platform stays their one writer.
+// five routes onto SetupHost. The UI never touches tokens or state itself: the platform stays their one writer.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { Logging } from 'homebridge';
 
+import { explainConnectError } from '../setup/connect-answer.js';
+import type { ConnectOutcome } from '../setup/finish-connect.js';
 import type { SetupHost } from '../setup/host.js';
 import { newSecret, removeCredentials, writeCredentials } from './credentials.js';
 
@@ -21,15 +23,30 @@ export interface AdminServerOptions {
    * page is not running: then a state of our own (v3 still finds the new car by itself).
    */
   connectUrl?: () => string | undefined;
+  /**
+   * Finishes a Connect whose answer the Connect relay handed to the Homebridge UI, exactly as the setup page's
+   * callback does (its one-time states); undefined when the page is not running.
+   */
+  completeConnect?: (params: URLSearchParams) => Promise<ConnectOutcome> | undefined;
+  /** The redirect URI registered with Smartcar, named when Smartcar refuses the application's setup. */
+  redirectUri?: string;
   /** The setup page's setup code, when the page is open to the network: the owner reads it here, behind the UI's login. */
   setupCode?: () => string | undefined;
   now?: () => number;
 }
 
-/** Every body we accept is `{}` or `{"vehicleId": "<uuid>"}`; anything near this size is not ours. */
+/** Every body we accept is `{}`, `{"vehicleId": "<uuid>"}` or Connect's answer; anything near this size is not ours. */
 export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024;
 /** Smartcar vehicle ids are UUIDs; the bound keeps a hostile id out of lookups and logs. */
 export const VEHICLE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+/**
+ * Connect's answer as the relay hands it over, and the longest each field may be: Smartcar codes and user ids
+ * are UUIDs (src/setup/connect-answer.ts allows 512), states ours (43), the relay clips texts to 500 and "…".
+ */
+export const COMPLETE_FIELDS = { state: 512, code: 512, userId: 512, error: 501, errorDescription: 501 } as const;
+const COMPLETE_PARAMS: Record<keyof typeof COMPLETE_FIELDS, string> = {
+  state: 'state', code: 'code', userId: 'user_id', error: 'error', errorDescription: 'error_description',
+};
 
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -124,6 +141,16 @@ export class AdminServer {
           return { disconnected: vehicleId, name };
         },
       },
+      '/complete': {
+        POST: async (body) => {
+          const params = connectAnswer(body);
+          const outcome = await this.options.completeConnect?.(params);
+          if (outcome === undefined) {
+            throw new HttpError(503, 'The setup page is not running, so this Connect cannot be finished here. With API v3 the car still appears within a minute; otherwise check the Homebridge log for why the setup page did not start');
+          }
+          return this.completed(outcome);
+        },
+      },
       '/connect-url': {
         POST: (body) => {
           only(body, []);
@@ -131,6 +158,27 @@ export class AdminServer {
         },
       },
     };
+  }
+
+  /** The outcome in the owner's words: connected cars as data, everything else a refusal with its reason. */
+  private completed(outcome: ConnectOutcome): unknown {
+    switch (outcome.kind) {
+      case 'connected':
+        return { connected: outcome.names };
+      case 'pending':
+        return { pending: outcome.message };
+      case 'malformed':
+        throw new HttpError(400, `That is not an answer from Smartcar: ${outcome.reason}. Nothing was connected`);
+      case 'expired':
+        throw new HttpError(400, 'This Smartcar answer cannot be used: it does not belong to a Connect started in the last 10 minutes, or it was already used. Nothing was stored; press "Connect a vehicle" again');
+      case 'declined': {
+        const explained = explainConnectError(outcome.error, outcome.ours ? outcome.extra : '', this.options.redirectUri ?? 'the redirect URI');
+        const said = outcome.ours && outcome.description !== '' ? ` Smartcar said: ${outcome.description}` : '';
+        throw new HttpError(400, `${explained.heading}. ${explained.paragraphs.join(' ')}${said}`);
+      }
+      case 'failed':
+        throw new HttpError(502, `Smartcar did not complete the connection, so nothing changed: ${outcome.detail}. Press "Connect a vehicle" again; the Homebridge log has the details`);
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -204,6 +252,29 @@ function optionalVehicle(body: Body, host: SetupHost): string | undefined {
 
 function nameOf(host: SetupHost, vehicleId: string): string {
   return host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId)?.name ?? vehicleId;
+}
+
+/** The relay's fields, checked again here (server.js checked them first): strings, bounded, a state, an answer. */
+function connectAnswer(body: Body): URLSearchParams {
+  only(body, Object.keys(COMPLETE_FIELDS));
+  const params = new URLSearchParams();
+  for (const [field, max] of Object.entries(COMPLETE_FIELDS) as Array<[keyof typeof COMPLETE_FIELDS, number]>) {
+    const value = body[field];
+    if (value === undefined) {
+      continue;
+    }
+    if (typeof value !== 'string' || value.length > max) {
+      throw new HttpError(400, `${field} must be text of at most ${max} characters`);
+    }
+    params.set(COMPLETE_PARAMS[field], value);
+  }
+  if (!params.has('state')) {
+    throw new HttpError(400, 'state is required');
+  }
+  if (!params.has('code') && !params.has('user_id') && !params.has('error')) {
+    throw new HttpError(400, 'the answer has no code, userId or error');
+  }
+  return params;
 }
 
 function only(body: Body, keys: string[]): void {

@@ -7,7 +7,7 @@ import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
-import { LowBattery, lowVoltageStatus } from '../vehicle/mappers.js';
+import { distanceText, LowBattery, lowVoltageStatus, rangeText } from '../vehicle/mappers.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { Fleet } from './fleet.js';
 import type { Refresher } from './refresher.js';
@@ -203,6 +203,17 @@ export class SetupAdapter implements SetupHost {
     if (v.lowVoltage && s?.lowVoltagePercent !== undefined) {
       view.lowVoltagePercent = Math.round(s.lowVoltagePercent);
       view.lowVoltageLow = lowVoltageStatus(s.lowVoltagePercent, s.lowVoltageStatus) === LowBattery.LOW;
+    }
+    // Each comes with a read made anyway (range with the level; v3: the odometer and limit with any read).
+    const range = rangeText(s?.electricRangeKm, s?.fuelRangeKm, this.deps.config.unitSystem);
+    if (range !== undefined) {
+      view.range = range;
+    }
+    if (s?.odometerKm !== undefined) {
+      view.odometer = distanceText(s.odometerKm, this.deps.config.unitSystem);
+    }
+    if (s?.chargeLimitPercent !== undefined && v.signals.includes('charge')) {
+      view.chargeLimit = Math.round(s.chargeLimitPercent);
     }
     if (s?.fetchedAt !== undefined) {
       view.lastRefreshAt = s.fetchedAt;

@@ -23,6 +23,11 @@ export interface VehicleStatusView {
   /** The 12 V battery's charge (0–100) and whether it is low, where the car reports it. */
   lowVoltagePercent?: number;
   lowVoltageLow?: boolean;
+  /** Range left in the owner's units ("312 km", "41 mi electric, 320 mi fuel"), and the odometer ("12,346 km"). */
+  range?: string;
+  odometer?: string;
+  /** The charge limit the car charges to, 0–100, where the car reports it. */
+  chargeLimit?: number;
   /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
   lastRefreshAt?: number;
   dataAt?: number;

@@ -141,10 +141,13 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
 <dl>
   <dt>Doors</dt><dd class="lock">${lockText(v)}</dd>
   <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
+  ${v.range !== undefined ? html`<dt>Range</dt><dd class="range">${v.range}</dd>` : ''}
   ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
+  ${v.chargeLimit !== undefined ? html`<dt>Charge limit</dt><dd class="charge-limit">${`${v.chargeLimit}%`}</dd>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
   ${v.lowVoltagePercent !== undefined ? html`<dt>12 V battery</dt><dd class="low-voltage">${`${v.lowVoltagePercent}%${v.lowVoltageLow ? ' (low: have it checked or charged)' : ''}`}</dd>` : ''}
   ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
+  ${v.odometer !== undefined ? html`<dt>Odometer</dt><dd class="odometer">${v.odometer}</dd>` : ''}
   <dt>Last refresh</dt><dd class="last-refresh">${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
   ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd class="data-age">${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
   ${v.nextRefreshAt !== undefined ? html`<dt>Next refresh</dt><dd class="next-refresh">${relativeTime(v.nextRefreshAt, model.now)}</dd>` : ''}
@@ -331,7 +334,10 @@ export const STATUS_SCRIPT = new Html(`(() => {
       if (card === undefined) continue;
       set(card, 'lock', LOCK[v.lock] || 'unknown');
       set(card, 'level', v.level === undefined ? 'unknown' : Math.round(v.level) + '%');
+      if (v.range !== undefined) set(card, 'range', v.range);
       if (v.charging !== undefined) set(card, 'charging', CHARGING[v.charging] || 'not charging');
+      if (v.chargeLimit !== undefined) set(card, 'charge-limit', v.chargeLimit + '%');
+      if (v.odometer !== undefined) set(card, 'odometer', v.odometer);
       if (v.pluggedIn !== undefined) set(card, 'plugged', v.pluggedIn ? 'yes' : 'no');
       if (v.openings !== undefined) set(card, 'closed-up', v.openings.length === 0 ? 'yes' : 'no: ' + v.openings.join(', ') + ' open');
       if (v.lowVoltagePercent !== undefined) set(card, 'low-voltage', v.lowVoltagePercent + '%' + (v.lowVoltageLow ? ' (low: have it checked or charged)' : ''));

@@ -9,8 +9,10 @@ import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logging } from 'homebridge';
 
-import { explainConnectError, parsePastedAddress, readConnectAnswer } from './connect-answer.js';
-import type { Html, HtmlValue } from './html.js';
+import { explainConnectError, parsePastedAddress } from './connect-answer.js';
+import { finishConnect as finishConnectAnswer } from './finish-connect.js';
+import { connectPopupScript, relayOriginOf } from './connect-popup.js';
+import { Html, type HtmlValue } from './html.js';
 import type { RefreshNowAnswer, SetupHost, VehicleStatusView } from './host.js';
 import type { TokenStore } from './oauth-state.js';
 import { OwnerGate } from './owner-gate.js';
@@ -76,15 +78,22 @@ export function createApp(options: RouteOptions): express.Express {
     await finishConnect(params, res);
   }));
 
+  // A redirect URI that is not this machine is the Connect relay: Connect opens in a popup (connect-popup.ts).
+  const relayOrigin = relayOriginOf(options.redirectUri);
+
   app.get('/', (req, res) => {
     const users = host.status();
+    const token = csrf.issue();
+    const script = relayOrigin === undefined
+      ? STATUS_SCRIPT
+      : new Html(`${STATUS_SCRIPT.text}\n${connectPopupScript({ csrf: token, callbackPath: options.callbackPath, relayOrigin }).text}`);
     page(res, 200, 'Vehicles', statusPage({
       users,
-      csrf: csrf.issue(),
+      csrf: token,
       redirectUri: options.redirectUri,
       now: options.now(),
       banner: bannerFor(queryOf(req)),
-    }), STATUS_SCRIPT);
+    }), script);
   });
 
   // What the status page's script refetches: the same views the page shows (they hold no secret), and
@@ -112,6 +121,16 @@ export function createApp(options: RouteOptions): express.Express {
   app.get('/connect', requireOwner, (_req, res) => {
     const url = host.authUrl(states.issue());
     res.redirect(302, url);
+  });
+
+  // The popup's way to Connect when the redirect URI is the Connect relay (docs/connect/index.html): the
+  // opener must know the state it says hello with, and GET /connect's redirect hides it inside the popup,
+  // whose address a cross-origin page cannot read. A POST with the page's CSRF token (no other site can
+  // read the answer or forge the form), behind the setup code like GET /connect: a state is what the
+  // callback trusts, so only an owner may be handed one. A refusal is the HTML page; the script then
+  // falls back to GET /connect, which asks for the setup code.
+  app.post('/connect-url', requireCsrf, requireOwner, (_req, res) => {
+    res.status(200).json({ url: host.authUrl(states.issue()) });
   });
 
   app.post('/paste', requireCsrf, requireOwner, handle(async (req, res) => {
@@ -190,67 +209,50 @@ export function createApp(options: RouteOptions): express.Express {
     page(res, 500, 'Error', messagePage({ heading: 'Something went wrong', paragraphs: ['The setup page hit an error; the Homebridge log has the details. Your vehicles in Home are not affected.'] }));
   });
 
-  /** The shared end of the callback and the paste form: the same state check, the same outcomes. */
+  /** The shared end of the callback, the paste form and the relay's hand-off: the same state check, the same outcomes. */
   async function finishConnect(params: URLSearchParams, res: Response): Promise<void> {
-    const answer = readConnectAnswer(params);
-    if (answer.kind === 'malformed') {
-      page(res, 400, 'Not a Smartcar answer', messagePage({
-        heading: 'That is not an answer from Smartcar',
-        paragraphs: [`It cannot be used: ${answer.reason}. Nothing was connected.`],
-        action: 'connect',
-      }));
-      return;
+    const outcome = await finishConnectAnswer(params, { host, states, log });
+    switch (outcome.kind) {
+      case 'malformed':
+        page(res, 400, 'Not a Smartcar answer', messagePage({
+          heading: 'That is not an answer from Smartcar',
+          paragraphs: [`It cannot be used: ${outcome.reason}. Nothing was connected.`],
+          action: 'connect',
+        }));
+        return;
+      case 'declined': {
+        const explanation = explainConnectError(outcome.error, outcome.ours ? outcome.extra : '', options.redirectUri);
+        page(res, 400, explanation.heading, messagePage({
+          heading: explanation.heading,
+          paragraphs: explanation.paragraphs,
+          // Smartcar's own words only when the answer belongs to a Connect round trip we started.
+          detail: outcome.ours ? outcome.description : undefined,
+          action: explanation.retry ? 'connect' : 'home',
+        }));
+        return;
+      }
+      case 'expired':
+        page(res, 400, 'Link expired', messagePage({
+          heading: 'This Smartcar answer cannot be used',
+          paragraphs: ['It does not belong to a connection started from this setup page in the last 10 minutes, or it was already used. Nothing was stored.',
+            'Start again with "Connect a vehicle".'],
+          action: 'connect',
+        }));
+        return;
+      case 'failed':
+        page(res, 502, 'Connecting failed', messagePage({
+          heading: 'Smartcar did not complete the connection',
+          paragraphs: ['Homebridge could not finish connecting with Smartcar, so nothing changed. Start again with "Connect a vehicle"; the Homebridge log has the details.'],
+          detail: outcome.detail,
+          action: 'connect',
+        }));
+        return;
+      case 'pending':
+        res.redirect(303, '/?connected=pending');
+        return;
+      case 'connected':
+        res.redirect(303, `/?connected=${outcome.names.length}`);
     }
-    // Redeeming first spends the state whatever happens next, so no answer can be replayed.
-    const stateOk = states.redeem(answer.state);
-    if (answer.kind === 'error') {
-      log.warn(`Smartcar Connect ended without connecting a vehicle (${oneLine(answer.error)})`);
-      const explanation = explainConnectError(answer.error, stateOk ? answer.extra : '', options.redirectUri);
-      page(res, 400, explanation.heading, messagePage({
-        heading: explanation.heading,
-        paragraphs: explanation.paragraphs,
-        // Smartcar's own words only when the answer belongs to a Connect round trip we started.
-        detail: stateOk ? answer.description : undefined,
-        action: explanation.retry ? 'connect' : 'home',
-      }));
-      return;
-    }
-    if (!stateOk) {
-      log.warn('Setup page refused a Smartcar answer with an unknown, used or expired state; nothing was stored');
-      page(res, 400, 'Link expired', messagePage({
-        heading: 'This Smartcar answer cannot be used',
-        paragraphs: ['It does not belong to a connection started from this setup page in the last 10 minutes, or it was already used. Nothing was stored.',
-          'Start again with "Connect a vehicle".'],
-        action: 'connect',
-      }));
-      return;
-    }
-    let connected: Awaited<ReturnType<SetupHost['completeAuthorization']>>;
-    try {
-      connected = await host.completeAuthorization({
-        ...(answer.code !== undefined ? { code: answer.code } : {}),
-        ...(answer.userId !== undefined ? { userId: answer.userId } : {}),
-      });
-    } catch (err) {
-      // Smartcar's "Invalid code: <code>." would otherwise put the code in the log and the page.
-      const detail = answer.code === undefined ? messageOf(err) : messageOf(err).split(answer.code).join('[code]');
-      log.error(`Connecting a vehicle failed: ${oneLine(detail)}. Nothing was stored; open the setup page and connect again.`);
-      page(res, 502, 'Connecting failed', messagePage({
-        heading: 'Smartcar did not complete the connection',
-        paragraphs: ['Homebridge could not finish connecting with Smartcar, so nothing changed. Start again with "Connect a vehicle"; the Homebridge log has the details.'],
-        detail,
-        action: 'connect',
-      }));
-      return;
-    }
-    if (connected.pending !== undefined) {
-      log.warn(oneLine(connected.pending));
-      res.redirect(303, '/?connected=pending');
-      return;
-    }
-    const names = connected.vehicles.map((v) => oneLine(v.name));
-    log.info(`Connected ${plural(names.length, 'vehicle')}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
-    res.redirect(303, `/?connected=${names.length}`);
   }
 
   async function refresh(res: Response, vehicleId: string | undefined, what: string): Promise<void> {
@@ -343,7 +345,10 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
     'X-Content-Type-Options': 'nosniff',
     // The callback URL carries the authorization code: never let it leave in a Referer.
     'Referrer-Policy': 'no-referrer',
-    'Cross-Origin-Opener-Policy': 'same-origin',
+    // Not 'same-origin': that would cut the status page off from the Connect popup it opens (a relay
+    // redirect URI needs window.opener, and the page needs the popup's handle to say hello). Pages of
+    // other sites that open this one are still cut off.
+    'Cross-Origin-Opener-Policy': 'same-origin-allow-popups',
     'Cross-Origin-Resource-Policy': 'same-origin',
     'Cache-Control': 'no-store',
   });

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 
 import type { Logging } from 'homebridge';
 
+import { finishConnect, type ConnectOutcome } from './finish-connect.js';
 import type { SetupHost } from './host.js';
 import { TokenStore } from './oauth-state.js';
 import { loadSetupCode, newSetupCode, OwnerGate } from './owner-gate.js';
@@ -144,6 +145,17 @@ export class SetupServer {
    */
   connectUrl(): string | undefined {
     return this.server === undefined || this.states === undefined ? undefined : this.options.host.authUrl(this.states.issue());
+  }
+
+  /**
+   * Finishes a Connect whose answer reached the Homebridge UI (the relay posted it there): the same one-time
+   * state check and outcomes as this page's callback. Undefined when the page is not running (no states).
+   */
+  completeConnect(params: URLSearchParams): Promise<ConnectOutcome> | undefined {
+    if (this.server === undefined || this.states === undefined) {
+      return undefined;
+    }
+    return finishConnect(params, { host: this.options.host, states: this.states, log: this.options.log });
   }
 
   async stop(): Promise<void> {

@@ -47,6 +47,13 @@ export interface VehicleSnapshot {
   lowVoltagePercent?: number;
   /** Smartcar's verdict on the 12 V battery where it gives one (v3 lowvoltagebattery-status). */
   lowVoltageStatus?: 'GOOD' | 'WARN' | 'BAD';
+  /** Range left on the battery and on the tank, in km whatever the unit Smartcar sent (v2 /battery, /fuel; v3 *-range). */
+  electricRangeKm?: number;
+  fuelRangeKm?: number;
+  /** The odometer in km, where a read brings it at no extra request (v3 odometer-traveleddistance). */
+  odometerKm?: number;
+  /** The charge limit the car charges to, 0–100 (v3 charge-chargelimits activeLimit; null there when unplugged). */
+  chargeLimitPercent?: number;
 }
 
 export interface ReadResult {

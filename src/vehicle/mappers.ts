@@ -1,6 +1,7 @@
 // Pure Smartcar→HomeKit value mappers, table-tested. They take numbers HomeKit defines (see
 // homebridge.md §5) so they need no HAP import; an unknown input maps to an explicit "unknown",
 // never to a guess.
+import { KM_PER_MILE } from '../settings.js';
 import type { ChargeState, VehicleSnapshot } from '../smartcar/types.js';
 
 // HAP enum values, identical in hap-nodejs 0.14 and @homebridge/hap-nodejs 2.x.
@@ -70,6 +71,21 @@ export function chargingSwitchOn(wish: boolean | undefined, chargeState: ChargeS
     return wish ? 1 : 0;
   }
   return chargeState === undefined ? undefined : chargeState === 'CHARGING' ? 1 : 0;
+}
+
+/** A distance kept in km, as the owner reads it: "12,346 km" or "7,671 mi" (unitSystem). */
+export function distanceText(km: number, unitSystem: 'metric' | 'imperial'): string {
+  const value = Math.round(unitSystem === 'imperial' ? km / KM_PER_MILE : km);
+  return `${value.toLocaleString('en-US')} ${unitSystem === 'imperial' ? 'mi' : 'km'}`;
+}
+
+/** The range as the page shows it: one figure, or both for a plug-in hybrid ("41 km electric, 520 km fuel"). */
+export function rangeText(electricKm: number | undefined, fuelKm: number | undefined, unitSystem: 'metric' | 'imperial'): string | undefined {
+  if (electricKm !== undefined && fuelKm !== undefined) {
+    return `${distanceText(electricKm, unitSystem)} electric, ${distanceText(fuelKm, unitSystem)} fuel`;
+  }
+  const km = electricKm ?? fuelKm;
+  return km === undefined ? undefined : distanceText(km, unitSystem);
 }
 
 /** "Plugged in" reads as a closed contact, so HomeKit says "closed"/"detected" when the cable is in. */

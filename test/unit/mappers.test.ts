@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { fractionToPercent } from '../../src/smartcar/v2/client.js';
 import {
-  chargingState, chargingSwitchOn, displayMake, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
+  chargingState, chargingSwitchOn, displayMake, distanceText, rangeText, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
 } from '../../src/vehicle/mappers.js';
 import { defaultIntervalMinutes } from '../../src/settings.js';
 
@@ -48,6 +48,16 @@ describe('mappers', () => {
     assert.equal(pluggedInContact(true), 0);
     assert.equal(pluggedInContact(false), 1);
     assert.equal(pluggedInContact(undefined), undefined);
+  });
+
+  it('distanceText and rangeText: in the owner\'s units, both figures for a plug-in hybrid', () => {
+    assert.equal(distanceText(12_345.6, 'metric'), '12,346 km');
+    assert.equal(distanceText(12_345.6, 'imperial'), '7,671 mi');
+    assert.equal(distanceText(0.4, 'metric'), '0 km');
+    assert.equal(rangeText(250, undefined, 'metric'), '250 km');
+    assert.equal(rangeText(undefined, 400, 'imperial'), '249 mi');
+    assert.equal(rangeText(30, 400, 'metric'), '30 km electric, 400 km fuel');
+    assert.equal(rangeText(undefined, undefined, 'metric'), undefined);
   });
 
   it('chargingSwitchOn: the pending wish, else charging or not, else no value', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { SmartcarProblem } from '../../src/smartcar/errors.js';
-import { mapSignals, parseTimestamp, percentOf, toSignalResource, type SignalResource } from '../../src/smartcar/v3/signals.js';
+import { kmOf, mapSignals, parseTimestamp, percentOf, toSignalResource, type SignalResource } from '../../src/smartcar/v3/signals.js';
 
 const AT = Date.UTC(2026, 11, 1, 8, 0, 0);
 const sig = (code: string, body: Record<string, unknown> | undefined, meta: Record<string, unknown> = { oemUpdatedAt: AT, retrievedAt: AT + 5000 }): SignalResource =>
@@ -110,6 +110,51 @@ describe('mapSignals', () => {
 
   it('ignores an implausible VIN', () => {
     assert.equal(mapSignals([sig('vehicleidentification-vin', { value: '<script>' })], [], 1).vin, undefined);
+  });
+});
+
+describe('kmOf', () => {
+  const table: [Record<string, unknown> | undefined, number | undefined][] = [
+    [{ value: 168, unit: 'km' }, 168], [{ value: 350, unit: 'kilometers' }, 350], [{ value: 100, unit: 'Miles' }, 160.9344], [{ value: 10, unit: 'mi' }, 16.09344],
+    [{ value: 42 }, 42], [{ value: 5, unit: 'furlongs' }, undefined], [{ value: -1, unit: 'km' }, undefined], [{ value: '12', unit: 'km' }, undefined], [undefined, undefined],
+  ];
+  for (const [body, expected] of table) {
+    it(`${JSON.stringify(body)} → ${String(expected)}`, () => {
+      const got = kmOf(body);
+      assert.ok(got === expected || (got !== undefined && expected !== undefined && Math.abs(got - expected) < 1e-9), `${String(got)}`);
+    });
+  }
+});
+
+describe('mapSignals: what rides along', () => {
+  it('the range comes with its level, the odometer and the charge limit with any read', () => {
+    const r = mapSignals([
+      sig('tractionbattery-stateofcharge', { value: 54, unit: 'percent' }), sig('tractionbattery-range', { value: 168, additionalValues: [], unit: 'km' }),
+      sig('odometer-traveleddistance', { value: 115071.5, unit: 'kilometers' }), sig('charge-chargelimits', { values: [], activeLimit: 80, unit: 'percent' }),
+    ], ['battery'], 1);
+    assert.equal(r.values.electricRangeKm, 168);
+    assert.equal(r.values.odometerKm, 115071.5);
+    assert.equal(r.values.chargeLimitPercent, 80);
+    assert.equal(r.values.fuelRangeKm, undefined);
+  });
+
+  it('a range without its level is left out, and so is an unplugged car\'s null limit', () => {
+    const r = mapSignals([
+      sig('tractionbattery-stateofcharge', { unit: 'percent' }), sig('tractionbattery-range', { value: 168, unit: 'km' }),
+      sig('charge-chargelimits', { values: [], activeLimit: null, unit: 'percent' }),
+    ], ['battery'], 1);
+    assert.equal(r.values.electricRangeKm, undefined);
+    assert.equal(r.values.chargeLimitPercent, undefined);
+    assert.ok(r.failures.battery);
+  });
+
+  it('a plug-in hybrid brings both ranges', () => {
+    const r = mapSignals([
+      sig('tractionbattery-stateofcharge', { value: 40, unit: 'percent' }), sig('tractionbattery-range', { value: 30, unit: 'mi' }),
+      sig('internalcombustionengine-fuellevel', { value: 60, unit: 'percent' }), sig('internalcombustionengine-range', { value: 400, unit: 'kilometers' }),
+    ], ['battery', 'fuel'], 1);
+    assert.ok(Math.abs(r.values.electricRangeKm! - 48.28032) < 1e-9);
+    assert.equal(r.values.fuelRangeKm, 400);
   });
 });
 

@@ -3,6 +3,7 @@
 // the platform's shutdown signal, and every error leaves it as one of the kinds in errors.ts.
 import smartcar from 'smartcar';
 
+import { KM_PER_MILE } from '../../settings.js';
 import { CONNECT_SCOPES } from '../connect.js';
 import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from '../errors.js';
 import type { ReadResult, Signal, TokenSet, VehicleInfo } from '../types.js';
@@ -156,8 +157,12 @@ export class SmartcarClient {
         case 'battery': {
           const b = item(signal, batch.battery);
           const p = fractionToPercent(b?.percentRemaining);
+          const range = this.km(b?.range);
           if (p !== undefined) {
             result.values.batteryPercent = p;
+            if (range !== undefined) {
+              result.values.electricRangeKm = range;
+            }
           } else if (b) {
             result.failures.battery = new NotCapableError('Reading /battery: Smartcar sent no percentRemaining; the plugin will retry at the next refresh', false);
           }
@@ -166,8 +171,12 @@ export class SmartcarClient {
         case 'fuel': {
           const f = item(signal, batch.fuel);
           const p = fractionToPercent(f?.percentRemaining);
+          const range = this.km(f?.range);
           if (p !== undefined) {
             result.values.fuelPercent = p;
+            if (range !== undefined) {
+              result.values.fuelRangeKm = range;
+            }
           } else if (f) {
             // Fuel values may be null (seen in the EU): an honest "unknown", not a failure of the read.
             result.failures.fuel = new NotCapableError('Reading /fuel: Smartcar sent no percentRemaining; the plugin will retry at the next refresh', false);
@@ -214,6 +223,14 @@ export class SmartcarClient {
   async disconnect(accessToken: string, vehicleId: string): Promise<void> {
     const vehicle = this.vehicle(vehicleId, accessToken);
     await this.call(() => vehicle.disconnect(), { operation: 'Disconnecting the vehicle' });
+  }
+
+  /** A distance Smartcar sent in the unit system we asked for (sc-unit-system), in km; nothing for a non-number. */
+  private km(distance: number | null | undefined): number | undefined {
+    if (typeof distance !== 'number' || !Number.isFinite(distance) || distance < 0) {
+      return undefined;
+    }
+    return this.options.unitSystem === 'imperial' ? distance * KM_PER_MILE : distance;
   }
 
   private vehicle(id: string, accessToken: string): smartcar.Vehicle {

@@ -2,6 +2,7 @@
 // details (smartcar-v3.md §4, §7): timestamps in seconds, ms or ISO; `kilometers` or `km`; fuel as 0–100
 // with a unit or 0–1 without; the list either keeps ungranted signals as ERROR or leaves them out. Every
 // reading is accepted, and a value that fits none is a failure of that signal, never a guess.
+import { KM_PER_MILE } from '../../settings.js';
 import { NotCapableError, PermissionError, TransientError, VehicleStateError, type SmartcarProblem } from '../errors.js';
 import type { ChargeState, ReadResult, Signal } from '../types.js';
 import { problemFromV3Error } from './errors.js';
@@ -24,6 +25,11 @@ export const SIGNAL_CODES: Record<Signal, readonly string[]> = {
 export const VIN_CODE = 'vehicleidentification-vin';
 /** The 12 V battery: its charge (percent) and Smartcar's GOOD/WARN/BAD (smartcar-v3.md §4). */
 export const LOW_VOLTAGE_CODES = ['lowvoltagebattery-stateofcharge', 'lowvoltagebattery-status'] as const;
+
+/** Values that ride along with every signals read at no cost (§4): range, the odometer, the charge limit. */
+export const RANGE_CODES = { battery: 'tractionbattery-range', fuel: 'internalcombustionengine-range' } as const;
+export const ODOMETER_CODE = 'odometer-traveleddistance';
+export const CHARGE_LIMITS_CODE = 'charge-chargelimits';
 
 /** The permission each signal group needs (smartcar-v3.md §4, after HA's mapping). */
 export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
@@ -55,6 +61,22 @@ export function percentOf(body: Record<string, unknown> | undefined, fractionWit
   const unit = typeof body?.unit === 'string' ? body.unit.toLowerCase() : undefined;
   const percent = fractionWithoutUnit && unit === undefined && value <= 1 ? value * 100 : value;
   return percent >= 0 && percent <= 100 ? percent : undefined;
+}
+
+/**
+ * A distance from `{value, unit}` in km: `km`/`kilometers` (real payloads, the docs), `mi`/`miles`; no unit
+ * is taken as km (every source shows km). An unknown unit is no value rather than a guess.
+ */
+export function kmOf(body: Record<string, unknown> | undefined): number | undefined {
+  const value = body?.value;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    return undefined;
+  }
+  const unit = typeof body?.unit === 'string' ? body.unit.trim().toLowerCase() : 'km';
+  if (['km', 'kilometer', 'kilometers', 'kilometre', 'kilometres'].includes(unit)) {
+    return value;
+  }
+  return ['mi', 'mile', 'miles'].includes(unit) ? value * KM_PER_MILE : undefined;
 }
 
 function bool(body: Record<string, unknown> | undefined): boolean | undefined {
@@ -206,6 +228,27 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
   const verdict = delivered(lowVoltageStatus) && typeof lowVoltageStatus.body.value === 'string' ? lowVoltageStatus.body.value.toUpperCase() : undefined;
   if (verdict === 'GOOD' || verdict === 'WARN' || verdict === 'BAD') {
     result.values.lowVoltageStatus = verdict;
+  }
+  for (const [signal, code] of Object.entries(RANGE_CODES) as ['battery' | 'fuel', string][]) {
+    const range = byCode.get(code);
+    const km = delivered(range) ? kmOf(range.body) : undefined;
+    // Beside a delivered level of its own group only (a plug-in hybrid's tank too, though the battery is
+    // what its Battery service shows): a range with no level beside it is a figure from nowhere.
+    const level = byCode.get(SIGNAL_CODES[signal][0]!);
+    if (km !== undefined && delivered(level) && percentOf(level.body, signal === 'fuel') !== undefined) {
+      result.values[signal === 'battery' ? 'electricRangeKm' : 'fuelRangeKm'] = km;
+    }
+  }
+  const odometer = byCode.get(ODOMETER_CODE);
+  const odometerKm = delivered(odometer) ? kmOf(odometer.body) : undefined;
+  if (odometerKm !== undefined) {
+    result.values.odometerKm = odometerKm;
+  }
+  // activeLimit is null while unplugged (§4): then the last known limit stays.
+  const limits = byCode.get(CHARGE_LIMITS_CODE);
+  const limit = delivered(limits) ? limits.body.activeLimit : undefined;
+  if (typeof limit === 'number' && Number.isFinite(limit) && limit > 0 && limit <= 100) {
+    result.values.chargeLimitPercent = limit;
   }
   const vin = byCode.get(VIN_CODE);
   if (delivered(vin) && typeof vin.body.value === 'string' && /^[A-HJ-NPR-Z0-9]{11,17}$/i.test(vin.body.value)) {
