@@ -33,6 +33,8 @@ export interface RouteOptions {
 }
 
 const REFRESH_WAIT_MS = 12_000;
+/** This page's own GET paths, which a redirect URI's path may happen to equal. */
+const OWN_PATHS = new Set(['/', '/connect', '/status.json', '/favicon.ico']);
 const REFRESH_POLL_MS = 100;
 
 // A pasted address, a CSRF token and a few bytes of form overhead; anything bigger is not ours.
@@ -67,10 +69,12 @@ export function createApp(options: RouteOptions): express.Express {
   const callbackPath = options.callbackPath.replace(/(.)\/$/, '$1');
   app.use(handle(async (req, res, next) => {
     const params = queryOf(req);
-    // GET only: a HEAD (link checkers, prefetchers) must not spend the state or the code.
+    // GET only: a HEAD (link checkers, prefetchers) must not spend the state or the code. A redirect URI
+    // whose path is one of this page's own (`/`, or a relay at `https://<owner>.github.io/connect/`) is the
+    // callback only with Connect's answer in it, so the page and the Connect button keep working.
     const isCallback = req.method === 'GET'
       && req.path.replace(/(.)\/$/, '$1') === callbackPath
-      && (callbackPath !== '/' || params.has('code') || params.has('error') || params.has('state'));
+      && (!OWN_PATHS.has(callbackPath) || params.has('code') || params.has('error') || params.has('state') || params.has('user_id'));
     if (!isCallback) {
       next();
       return;
