@@ -12,6 +12,8 @@ const ADMIN_FILE = 'smartcar-admin.json';
 const VEHICLE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SECRET = /^[0-9a-f]{64}$/;
 const TIMEOUT_MS = 30_000;
+// Connect's answer as the relay hands it to the page, and the longest each field may be (the endpoint's bounds).
+const ANSWER_FIELDS = { state: 512, code: 512, userId: 512, error: 501, errorDescription: 501 };
 const NOT_RUNNING = 'Homebridge is not running the Smartcar plugin: start it, then reopen these settings';
 
 class SmartcarUiServer extends HomebridgePluginUiServer {
@@ -23,6 +25,7 @@ class SmartcarUiServer extends HomebridgePluginUiServer {
     });
     this.onRequest('/refresh', (body) => this.admin('POST', '/refresh', vehicle(body, false)));
     this.onRequest('/disconnect', (body) => this.admin('POST', '/disconnect', vehicle(body, true)));
+    this.onRequest('/complete', (body) => this.admin('POST', '/complete', connectAnswer(body)));
     this.onRequest('/connect-url', (body) => {
       fields(body, []);
       return this.admin('POST', '/connect-url', {});
@@ -127,6 +130,10 @@ async function call({ port, secret }, method, path, body) {
     throw new StaleSecret();
   }
   const why = typeof answer.error === 'string' ? answer.error : `status ${res.status}`;
+  if (path === '/complete' && typeof answer.error === 'string') {
+    // Already in the owner's words: why Connect's answer was not taken, or what Smartcar said.
+    throw new RequestError(answer.error, { status: res.status });
+  }
   if (res.status === 404 && path !== '/status') {
     throw new RequestError('That car is not connected any more: the list is reloaded', { status: 404 });
   }
@@ -147,6 +154,29 @@ function vehicle(body, required) {
     throw new RequestError('That is not a vehicle id', { status: 400 });
   }
   return { vehicleId: id };
+}
+
+/** Connect's answer from the page: known fields only, each a string within its bound, with a state and an answer. */
+function connectAnswer(body) {
+  fields(body, Object.keys(ANSWER_FIELDS));
+  const answer = {};
+  for (const [name, max] of Object.entries(ANSWER_FIELDS)) {
+    const value = body[name];
+    if (value === undefined) {
+      continue;
+    }
+    if (typeof value !== 'string' || value.length > max) {
+      throw new RequestError(`Smartcar's answer is not usable: ${name} must be text of at most ${max} characters`, { status: 400 });
+    }
+    answer[name] = value;
+  }
+  if (typeof answer.state !== 'string' || answer.state === '') {
+    throw new RequestError('Smartcar\'s answer is not usable: it has no state', { status: 400 });
+  }
+  if (answer.code === undefined && answer.userId === undefined && answer.error === undefined) {
+    throw new RequestError('Smartcar\'s answer is not usable: it has no code, user id or error', { status: 400 });
+  }
+  return answer;
 }
 
 function fields(body, allowed) {

@@ -1,7 +1,8 @@
 // homebridge-ui/server.js forked exactly as Config UI X forks it (an IPC child with HOMEBRIDGE_STORAGE_PATH;
 // wait for {action:'ready'}, send {action:'request', path, body, requestId}, read {action:'response'}),
-// against a running platform: the owner's four actions work, hostile and malformed requests get clean
-// errors without reaching the plugin, and a plugin that is not running gets a message saying what to do.
+// against a running platform: the owner's actions (and /complete, the Connect relay's answer) work, hostile and
+// malformed requests get clean errors without reaching the plugin, and a plugin that is not running gets a message
+// saying what to do.
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { accessories, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
-import { startConnected, startEmulator } from '../helpers/plugin-world.js';
+import { connectAnswer, startConnected, startEmulator } from '../helpers/plugin-world.js';
 import { captureOutput, recordSecrets } from '../helpers/suite-capture.js';
 
 const SERVER = fileURLToPath(new URL('../../homebridge-ui/server.js', import.meta.url));
@@ -179,6 +180,75 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     assert.equal((await ui.request('/status', {})).success, true, 'the server is still answering');
     assert.ok(!ui.output.includes(secret), 'the secret is not in the UI log');
     assert.doesNotMatch(ui.output, /Incoming Request/, 'no log line per request (the page polls)');
+  });
+
+  it('/complete: the relay\'s answer finishes Connect once, with the setup page\'s state; anything else is refused and stores nothing', async () => {
+    const before = accessories(world.api).length;
+    assert.ok(!accessories(world.api).some((a) => a.displayName === 'F-150'), 'the F-150 was disconnected above');
+    emu.autoApprove = { email: 'ui@example.com', vehicleIds: [otherId] };
+    const started = await ui.request('/connect-url', {});
+    const answer = await connectAnswer(started.data.url as string);
+    const fields = { state: answer.get('state')!, code: answer.get('code')!, userId: answer.get('user_id')! };
+
+    const done = await ui.request('/complete', fields);
+    assert.equal(done.success, true, JSON.stringify(done.data));
+    // v3 names every car of the account now connected: the one added and the one already there.
+    assert.deepEqual([...(done.data.connected as string[])].sort(), ['F-150', 'Model 3']);
+    await waitFor('the F-150 back in Home', () => accessories(world.api).some((a) => a.displayName === 'F-150'));
+    const connected = accessories(world.api).length;
+    assert.equal(connected, before + 1);
+
+    // The same answer again, and one with a state the plugin never issued: refused in the owner's words.
+    for (const [what, body] of [['a reused state', fields], ['an unknown state', { ...fields, state: 'A'.repeat(43) }]] as const) {
+      const r = await ui.request('/complete', body);
+      assert.equal(r.success, false, what);
+      assert.match(r.data.message ?? '', /^This Smartcar answer cannot be used: .*already used\. Nothing was stored/, what);
+    }
+
+    // Smartcar's refusal, with its words as they came (the page shows them as text).
+    const declined = await ui.request('/connect-url', {});
+    const state = new URL(declined.data.url as string).searchParams.get('state')!;
+    const no = await ui.request('/complete', { state, error: 'access_denied', errorDescription: '<b>User denied</b>' });
+    assert.equal(no.success, false);
+    assert.match(no.data.message ?? '', /^Nothing was connected\. You chose not to allow access.* Smartcar said: <b>User denied<\/b>$/);
+
+    const freshUrl = (await ui.request('/connect-url', {})).data.url as string;
+    const fresh = new URL(freshUrl).searchParams.get('state')!;
+    const malformed: Array<[string, unknown, RegExp]> = [
+      ['no body', undefined, /has no state/],
+      ['an empty body', {}, /has no state/],
+      ['an array', [fresh], /must be an object/],
+      ['a state that is a number', { state: 42, code: 'c' }, /state must be text of at most 512 characters/],
+      ['a code that is an object', { state: fresh, code: { $ne: null } }, /code must be text of at most 512 characters/],
+      ['a huge code', { state: fresh, code: 'x'.repeat(100_000) }, /code must be text of at most 512 characters/],
+      ['a huge description', { state: fresh, error: 'access_denied', errorDescription: 'x'.repeat(600) }, /errorDescription must be text of at most 501/],
+      ['an unknown field', { state: fresh, code: 'c', redirect: 'https://evil.example/' }, /field this plugin does not know/],
+      ['a state but no answer', { state: fresh }, /has no code, user id or error/],
+    ];
+    for (const [what, body, message] of malformed) {
+      const r = await ui.request('/complete', body);
+      assert.equal(r.success, false, what);
+      assert.match(r.data.message ?? '', message, `${what}: ${JSON.stringify(r.data).slice(0, 200)}`);
+    }
+    // The endpoint checks again what server.js let through, and on its own says why.
+    const { port } = JSON.parse(await readFile(join(world.storage, 'smartcar-admin.json'), 'utf8')) as { port: number };
+    const direct = async (body: unknown): Promise<{ status: number; error: unknown }> => {
+      const res = await fetch(`http://127.0.0.1:${port}/complete`, {
+        method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      return { status: res.status, error: ((await res.json()) as { error?: unknown }).error };
+    };
+    assert.deepEqual(await direct({ state: fresh, userId: ['x'] }), { status: 400, error: 'userId must be text of at most 512 characters' });
+    assert.deepEqual(await direct({ state: fresh, code: 'c', extra: 1 }), { status: 400, error: 'unexpected field in the body' });
+    assert.deepEqual(await direct({ code: 'c' }), { status: 400, error: 'state is required' });
+    assert.equal(accessories(world.api).length, connected, 'nothing more stored');
+    // The fresh state was never spent by a malformed request: the real answer to its Connect still works.
+    const again = await connectAnswer(freshUrl);
+    const redone = await ui.request('/complete', { state: again.get('state')!, code: again.get('code')!, userId: again.get('user_id')! });
+    assert.equal(redone.success, true, JSON.stringify(redone.data));
+    assert.ok((redone.data.connected as string[]).includes('F-150'));
+    emu.autoApprove = false;
+    assert.ok(!ui.output.includes(fields.code), 'the code is not in the UI log');
   });
 
   it('a secret that changed under it (the plugin restarted) is read again; a dead one says reopen', async () => {
