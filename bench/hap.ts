@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 
 import { defaultFleet, SmartcarEmulator } from '../test/emulator/index.js';
 import { freePort } from '../test/browser/support.js';
-import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../test/helpers/hap-controller.js';
+import { carsOf, characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../test/helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, PROJECT_DIR, randomUsername, type HomebridgeLeg } from '../test/helpers/homebridge-process.js';
 import { connectThroughSetupPage, refreshNow } from '../test/helpers/setup-page.js';
 import { until } from '../test/helpers/wait.js';
@@ -266,9 +266,9 @@ async function latencyAndLock(plugins: PluginFolder, api: Api): Promise<LatencyF
     hap = await HapController.pair(rig.username, rig.hb.port);
     const controller = hap;
     await connectThroughSetupPage(rig.setupUrl);
-    const accessories = await until('bridge + 3 cars + constant accessory', async () => {
+    const accessories = await until('3 cars + constant accessory', async () => {
       const list = await controller.accessories();
-      return list.length === 5 ? list : undefined;
+      return carsOf(list).length === 4 ? list : undefined;
     });
     const bev = byModel(accessories, 'Model 3');
     const constant = byModel(accessories, 'Bench Constant');
@@ -359,11 +359,11 @@ async function memory(plugins: PluginFolder, api: Api): Promise<MemoryFigures> {
     hap = await HapController.pair(rig.username, rig.hb.port);
     const controller = hap;
     await connectThroughSetupPage(rig.setupUrl);
-    const accessories = await until(`bridge + ${FLEET_SIZE} cars`, async () => {
+    const accessories = await until(`${FLEET_SIZE} cars`, async () => {
       const list = await controller.accessories();
-      return list.length === FLEET_SIZE + 1 ? list : undefined;
+      return carsOf(list).length === FLEET_SIZE ? list : undefined;
     });
-    vehiclesConnected = accessories.length - 1;
+    vehiclesConnected = carsOf(accessories).length;
     const everyCarRead = (): boolean => ids.every((id) => rig.emu.requests.some((r) => r.vehicleId === id && isDataRead(api, r)));
     // The scheduler spreads the cars' reads REFRESH_SPREAD_SECONDS apart.
     const allReadMs = (FLEET_SIZE * REFRESH_SPREAD_SECONDS + 30) * 1_000;

@@ -22,6 +22,8 @@ export interface ServiceSwitches {
   lowVoltage: boolean;
   /** The Charging switch: start and stop charging from HomeKit. */
   charging: boolean;
+  /** The one "Smartcar Connection" sensor: open when something needs the owner. */
+  connection: boolean;
 }
 
 export interface PluginConfig {
@@ -316,11 +318,12 @@ function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitche
   if (isRecord(r.services)) {
     services = r.services;
   } else if (r.services !== undefined) {
-    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage, charging)`);
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection)`);
   }
   return {
     lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn),
     closedUp: flag(services, 'closedUp', warn), lowVoltage: flag(services, 'lowVoltage', warn), charging: flag(services, 'charging', warn),
+    connection: flag(services, 'connection', warn),
   };
 }
 

@@ -11,6 +11,7 @@ import { BudgetNotes } from './platform/budget-notes.js';
 import { Fleet } from './platform/fleet.js';
 import { VehicleLedger } from './platform/ledger.js';
 import { CommandGate } from './platform/command-gate.js';
+import { ConnectionHealth, isHealthContext, type HealthContext } from './platform/health.js';
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
 import { WebhookHub } from './platform/webhooks.js';
@@ -56,6 +57,7 @@ interface Parts {
   setup: SetupAdapter;
   ledger: VehicleLedger;
   webhooks: WebhookHub;
+  health: ConnectionHealth;
 }
 
 export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
@@ -89,6 +91,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
   }
 
   configureAccessory(accessory: PlatformAccessory): void {
+    if (isHealthContext(accessory.context)) {
+      this.parts?.health.restore(accessory as PlatformAccessory<HealthContext>);
+      return;
+    }
     this.parts?.fleet.restore(accessory as PlatformAccessory<VehicleContext>);
   }
 
@@ -135,6 +141,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const ledger = new VehicleLedger(join(api.user.storagePath(), 'smartcar-ledger'), log);
     const fleet: Fleet = new Fleet({
       api, log, config, billing, now, signal, backend, timing, ledger,
+      changed: () => health.update(),
       schedule: {
         schedule: (v) => {
           refresher.schedule(v);
@@ -163,7 +170,12 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       persist: (v) => api.updatePlatformAccessories([v.accessory]),
     });
     const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing, webhooks });
-    return { fleet, refresher, setup, ledger, webhooks };
+    // What needs the owner, car by car: what the car's own state says, and its webhook deliveries.
+    const health = new ConnectionHealth({
+      api, log, enabled: config.services.connection,
+      needs: () => fleet.all().filter((v) => v.needsOwner() !== undefined || webhooks.needsOwner(v.id) !== undefined).map((v) => v.name),
+    });
+    return { fleet, refresher, setup, ledger, webhooks, health };
   }
 
   private async launch(): Promise<void> {
@@ -191,6 +203,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       // Whatever went wrong with the cars, the setup page is how the owner fixes it: start it anyway.
       this.log.error(`Starting the Smartcar vehicles failed: ${messageOf(err)}; cached vehicles keep their last values`);
     }
+    this.parts!.health.start();
     await this.startSetupServer(config);
     await this.startAdminServer();
   }

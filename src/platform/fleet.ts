@@ -40,6 +40,8 @@ export interface FleetDeps {
   timing: { readonly discoveryIntervalMs: number };
   /** This month's count and the learned habits of cars that leave, for when they come back. */
   ledger: VehicleLedger;
+  /** Something a car shows may have changed (the connection-health sensor looks again). */
+  changed?: () => void;
 }
 
 export class Fleet {
@@ -343,8 +345,8 @@ export class Fleet {
   }
 
   private makeVehicle(accessory: PlatformAccessory<VehicleContext>): VehicleAccessory {
-    const { api, log, config, billing, now, commands } = this.deps;
-    return new VehicleAccessory(accessory, { api, log, config, billing, now, commands });
+    const { api, log, config, billing, now, commands, changed } = this.deps;
+    return new VehicleAccessory(accessory, { api, log, config, billing, now, commands, ...(changed ? { changed } : {}) });
   }
 
   /**

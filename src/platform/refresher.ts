@@ -284,7 +284,7 @@ export class Refresher {
       this.failures.warn(v.id, `${v.name}: refresh failed: ${message}; ${nextStep(problem, 'read')}`);
       // Smartcar bills a request the car answered with an error, not one refused before it.
       const billed = billing.readCost(signals, problem);
-      v.applyRefresh(read, { failure: message, billed });
+      v.applyRefresh(read, { failure: message, billed, forOwner: problem.kind === 'permission' || problem.kind === 'configuration' });
       if (billed > 0) {
         api.updatePlatformAccessories([v.accessory]);
       }

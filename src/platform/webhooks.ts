@@ -203,6 +203,18 @@ export class WebhookHub {
     return until;
   }
 
+  /**
+   * What about this car's deliveries needs the owner (the connection-health sensor), or undefined: not
+   * while subscribing or waiting for the first delivery, which time settles by itself.
+   */
+  needsOwner(vehicleId: string): string | undefined {
+    const state = this.cars.get(vehicleId);
+    if (!this.enabled || state?.lapse === undefined || state.subscribedAt === undefined && state.subscribeError === undefined) {
+      return undefined;
+    }
+    return state.lapse.startsWith('Subscribed to the webhook; waiting') ? undefined : state.lapse;
+  }
+
   /** One line for the setup page about this car's deliveries, or undefined when webhooks are off. */
   describe(v: VehicleAccessory): string | undefined {
     if (!this.enabled) {

@@ -103,6 +103,8 @@ export interface VehicleAccessoryDeps {
   billing: Billing;
   commands: VehicleCommands;
   now: () => number;
+  /** Something HomeKit shows of this car may have changed (the connection-health sensor looks again). */
+  changed?: () => void;
 }
 
 /** Taken by beginRead as a read goes out, handed back to applyRefresh with what became of it. */
@@ -117,7 +119,7 @@ export interface PendingRead {
 /** What became of a read: Smartcar's answer, or the owner-readable failure and the requests it was billed. */
 export type ReadOutcome =
   | { result: ReadResult; at: number }
-  | { failure: string; billed: number };
+  | { failure: string; billed: number; forOwner?: boolean };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
 const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage, configureCharging];
@@ -129,6 +131,8 @@ export class VehicleAccessory {
   /** Start and stop charging; true = start. */
   private readonly charges: CommandQueue<boolean>;
   private reauthorize: string | undefined;
+  /** Signals whose last read failed for what only the owner can fix (a permission withdrawn, the plan or credentials). */
+  private readonly ownerSignals = new Set<Signal>();
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
   /** The refresh policy's latest delay until the next poll (0 before the first plan or with a fixed interval). */
@@ -285,7 +289,7 @@ export class VehicleAccessory {
   applyRefresh(read: PendingRead, outcome: ReadOutcome): void {
     if ('failure' in outcome) {
       this.countRequests(outcome.billed);
-      this.readFailed(read.signals, outcome.failure);
+      this.readFailed(read.signals, outcome.failure, outcome.forOwner);
       return;
     }
     const { result, at } = outcome;
@@ -400,6 +404,7 @@ export class VehicleAccessory {
     let replan = false;
     for (const signal of new Set(Object.keys(result.values).map(valueSignal).filter((s): s is Signal => s !== undefined))) {
       delete failures[signal];
+      this.ownerSignals.delete(signal);
       if ((empty[signal]?.reads ?? 0) >= EMPTY_READS_TO_DROP) {
         replan = true;
         this.deps.log.info(`${this.name}: Smartcar sends ${signal} again; its service is back`);
@@ -442,6 +447,7 @@ export class VehicleAccessory {
         this.deps.log.warn(`${this.name}: ${err.message}`);
       }
       failures[signal] = err.message;
+      this.noteOwner(signal, forOwner(err));
     }
     ctx.failures = failures;
     ctx.empty = empty;
@@ -525,6 +531,7 @@ export class VehicleAccessory {
     const failures = { ...this.context.failures };
     for (const signal of signals.length > 0 ? signals : this.plan.signals) {
       delete failures[signal];
+      this.ownerSignals.delete(signal);
     }
     this.context.failures = failures;
     this.push();
@@ -578,16 +585,38 @@ export class VehicleAccessory {
   }
 
   /** A whole read failed: its signals show a fault (their last values stay) until a read delivers them again. */
-  readFailed(signals: readonly Signal[], message: string): void {
+  readFailed(signals: readonly Signal[], message: string, owner = false): void {
     // A signal read only to see whether it came back (a probe) has no service to flag.
     const served = signals.filter((s) => this.plan.signals.includes(s));
     this.context.failures = { ...this.context.failures, ...Object.fromEntries(served.map((s) => [s, message])) };
+    served.forEach((s) => this.noteOwner(s, owner));
     this.push();
+  }
+
+  private noteOwner(signal: Signal, owner: boolean): void {
+    if (owner) {
+      this.ownerSignals.add(signal);
+    } else {
+      this.ownerSignals.delete(signal);
+    }
+  }
+
+  /** What only the owner can fix for this car now, in one line, or undefined (the connection-health sensor). */
+  needsOwner(): string | undefined {
+    if (this.reauthorize !== undefined) {
+      return `connect it again on the setup page (${this.reauthorize})`;
+    }
+    if (this.budgetNote !== undefined) {
+      return this.budgetNote;
+    }
+    const signal = [...this.ownerSignals][0];
+    return signal === undefined ? undefined : this.context.failures?.[signal];
   }
 
   /** Connect again: what failed before belongs to the old authorization; the read that follows tells the truth. */
   clearFaults(): void {
     this.context.failures = {};
+    this.ownerSignals.clear();
     this.locks.clearFailure();
     this.charges.clearFailure();
     this.push();
@@ -709,6 +738,7 @@ export class VehicleAccessory {
   /** Push every value that changed since the last push (HomeKit only hears about changes). */
   private push(): void {
     this.bind.push();
+    this.deps.changed?.();
   }
 
   // ---- commands ---------------------------------------------------------------------------------
@@ -769,4 +799,9 @@ const SIGNAL_OF_VALUE = new Map<string, Signal>((Object.entries(VALUE_KEYS) as [
 
 function valueSignal(key: string): Signal | undefined {
   return SIGNAL_OF_VALUE.get(key);
+}
+
+/** Problems no retry can fix: a permission withdrawn, Smartcar refusing the plan, billing or credentials. */
+function forOwner(problem: SmartcarProblem): boolean {
+  return problem.kind === 'permission' || problem.kind === 'configuration';
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { freePort } from '../browser/support.js';
-import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { carsOf, characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { PROJECT_DIR } from '../helpers/homebridge-process.js';
 import { connectThroughSetupPage } from '../helpers/setup-page.js';
 import { captureOutput, recordTokenFiles } from '../helpers/suite-capture.js';
@@ -79,7 +79,7 @@ function demoRun(args: string[]): void {
     const deadline = Date.now() + 20_000;
     let cars: HapAccessory[] = [];
     while (cars.length < 3 && Date.now() < deadline) {
-      cars = (await hap.accessories()).filter((a) => a.aid !== 1);
+      cars = carsOf(await hap.accessories());
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(cars.length, 3, 'three cars on the bridge');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
-import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { carsOf, characteristicId, CONNECTION_SENSOR, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, randomUsername, type HomebridgeLeg } from '../helpers/homebridge-process.js';
 import { REFRESH_NOW_DEBOUNCE_SECONDS } from '../../src/settings.js';
 import { freePort } from '../browser/support.js';
@@ -88,10 +88,14 @@ function runLeg(leg: HomebridgeLeg, api: Api): void {
     assert.match(landed, /connected=3/, 'the owner lands on the status page with 3 cars connected');
     const accessories = await until('three vehicle accessories', async () => {
       const list = await hap.accessories();
-      return list.length === 4 ? list : undefined;
+      return carsOf(list).length === 3 ? list : undefined;
     });
     const bev = byModel(accessories, 'Model 3');
     const ice = byModel(accessories, 'F-150');
+    // Beside the cars, the plugin's one Smartcar Connection sensor: closed, nothing needs the owner.
+    const sensor = accessories.find((a) => a.name === CONNECTION_SENSOR);
+    assert.ok(sensor, 'the Smartcar Connection sensor over HAP');
+    assert.deepEqual(Object.values(await hap.read([characteristicId(sensor, HAP.ContactSensor, HAP.ContactSensorState)])), [0]);
     // The first refresh after Connect fills the values; until then HAP answers from the cache.
     await until('the Model 3\'s battery level', async () => {
       const v = await hap.read([characteristicId(bev, HAP.Battery, HAP.BatteryLevel)]);

@@ -7,7 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
 import { defaultFleet, SmartcarEmulator } from '../emulator/index.js';
-import { characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
+import { carsOf, characteristicId, findCharacteristic, HAP, HapController, type HapAccessory } from '../helpers/hap-controller.js';
 import { HomebridgeProcess, homebridgeLegs, makeStorage, randomUsername, type HomebridgeLeg } from '../helpers/homebridge-process.js';
 import { freePort } from '../browser/support.js';
 import { until } from '../helpers/wait.js';
@@ -74,7 +74,7 @@ function runLeg(leg: HomebridgeLeg): void {
     hap = await HapController.pair(username, hb.port);
     bev = await until('the Model 3 accessory', async () => {
       const list = await hap.accessories();
-      return list.length === 4 ? byModel(list, 'Model 3') : undefined;
+      return carsOf(list).length === 3 ? byModel(list, 'Model 3') : undefined;
     });
   });
 

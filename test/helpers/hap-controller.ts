@@ -118,6 +118,14 @@ function toRaw(value: unknown): RawAccessories {
   return value as RawAccessories;
 }
 
+/** The plugin's one accessory that is not a car (platform/health.ts). */
+export const CONNECTION_SENSOR = 'Smartcar Connection';
+
+/** The cars among a bridge's accessories: not the bridge itself (aid 1), not the Smartcar Connection sensor. */
+export function carsOf(list: readonly HapAccessory[]): HapAccessory[] {
+  return list.filter((a) => a.aid !== 1 && a.name !== CONNECTION_SENSOR);
+}
+
 export function findCharacteristic(acc: HapAccessory, serviceType: string, charType: string): HapCharacteristic | undefined {
   return acc.services.find((s) => s.type === serviceType)?.characteristics.find((c) => c.type === charType);
 }

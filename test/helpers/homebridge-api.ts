@@ -146,8 +146,14 @@ export async function startPlatform(config: Record<string, unknown>, options: { 
   };
 }
 
+/** The cars the platform registered (the plugin's one Smartcar Connection sensor is connectionSensor()). */
 export function accessories(api: FakeHomebridge): PlatformAccessory[] {
-  return [...api.accessories.values()];
+  return [...api.accessories.values()].filter((a) => (a.context as { kind?: unknown } | undefined)?.kind !== 'connection-health');
+}
+
+/** The plugin's Smartcar Connection accessory (platform/health.ts), when registered. */
+export function connectionSensor(api: FakeHomebridge): PlatformAccessory | undefined {
+  return [...api.accessories.values()].find((a) => (a.context as { kind?: unknown } | undefined)?.kind === 'connection-health');
 }
 
 export function accessoryNamed(api: FakeHomebridge, name: string): PlatformAccessory {

@@ -104,7 +104,7 @@ for (const api of ['v3', 'v2'] as const) {
       await waitFor('the unplugged car read', () => view().pluggedIn === false);
       const logFrom = world.logs.lines.length;
       assert.equal(await flip(car(), true), undefined, 'HomeKit gets its answer at once');
-      await waitFor('the switch back off, flagged', async () => (await on(car())) === false && fault(car()) === 1);
+      await waitFor('the switch back off, flagged', async () => (await on(car())) === false && fault(car()) === 1, 15_000);
       assert.equal(emu.vehicle(carId).charge?.state, 'NOT_CHARGING', 'nothing changed at the car');
       const lines = warnings(logFrom);
       assert.equal(lines.length, 1, `one line for the owner:\n${world.logs.text()}`);
@@ -125,7 +125,7 @@ for (const api of ['v3', 'v2'] as const) {
       await waitFor('the full car read', () => view().charging === 'FULLY_CHARGED');
       const logFrom = world.logs.lines.length;
       assert.equal(await flip(car(), true), undefined);
-      await waitFor('the switch back off, flagged', async () => (await on(car())) === false && fault(car()) === 1);
+      await waitFor('the switch back off, flagged', async () => (await on(car())) === false && fault(car()) === 1, 15_000);
       assert.match(warnings(logFrom)[0]?.message ?? '', /FULLY_CHARGED/);
     });
 

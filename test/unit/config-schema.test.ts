@@ -139,7 +139,7 @@ function schemaProblem(p: Prop, v: unknown): string | undefined {
 function usedText(name: string, v: unknown): RegExp {
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   if (name === 'services') {
-    return /; using every service \(lock, battery, pluggedIn, closedUp, lowVoltage, charging\)$/;
+    return /; using every service \(lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection\)$/;
   }
   if (v === undefined && NONE_WHEN_ABSENT.has(name)) {
     return /; using none$/;

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { planVehicle } from '../../src/vehicle/plan.js';
 
-const all = { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true };
+const all = { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true, connection: true };
 const BEV = ['read_vehicle_info', 'read_vin', 'read_security', 'control_security', 'read_battery', 'read_charge'];
 const ICE = ['read_vehicle_info', 'read_vin', 'read_security', 'control_security', 'read_fuel'];
 const PHEV = [...BEV, 'read_fuel'];
