@@ -7,7 +7,7 @@ import type { Logging, PlatformConfig } from 'homebridge';
 
 import {
   DOCS_URL, LOW_BATTERY_PERCENT, MAX_REFRESH_INTERVAL_MINUTES, MIN_REFRESH_INTERVAL_MINUTES, REDIRECT_PATH,
-  REQUEST_TIMEOUT_SECONDS, REQUESTS_PER_VEHICLE_PER_MONTH, SETUP_BIND, SETUP_PORT, WEBHOOK_BIND, WEBHOOK_PORT,
+  REQUEST_TIMEOUT_SECONDS, REQUESTS_PER_VEHICLE_PER_MONTH, SETUP_BIND, SETUP_PORT, WEBHOOK_BIND, WEBHOOK_PORT, HOME_RADIUS_METERS,
 } from './settings.js';
 
 export type Mode = 'live' | 'simulated' | 'test';
@@ -24,6 +24,8 @@ export interface ServiceSwitches {
   charging: boolean;
   /** The one "Smartcar Connection" sensor: open when something needs the owner. */
   connection: boolean;
+  /** The At Home sensor: the car's own verdict, or its position against the home point. */
+  atHome: boolean;
 }
 
 export interface PluginConfig {
@@ -48,6 +50,13 @@ export interface PluginConfig {
   staleAfterMinutes: number | undefined;
   requestTimeoutSeconds: number;
   services: ServiceSwitches;
+  /**
+   * The owner's home point for At Home, in degrees (both or neither: one alone is dropped with a warning),
+   * and how far from it still counts as home. Never logged.
+   */
+  homeLatitude: number | undefined;
+  homeLongitude: number | undefined;
+  homeRadiusMeters: number;
   /**
    * Webhooks 4.0 (v3 only) are on when both are set: the public URL registered as the webhook's callback
    * URI in the Smartcar Dashboard, and the Application Management Token Smartcar signs deliveries with
@@ -109,10 +118,42 @@ export function normalizeConfig(raw: PlatformConfig | Record<string, unknown> | 
       'automatic (two refresh intervals + 15 min)', warn),
     requestTimeoutSeconds: integer(r, 'requestTimeoutSeconds', REQUEST_TIMEOUT_SECONDS, 5, 300, warn),
     services: serviceSwitches(r, warn),
+    ...homePoint(r, warn),
+    homeRadiusMeters: integer(r, 'homeRadiusMeters', HOME_RADIUS_METERS, 25, 10_000, warn),
     ...webhookPair(r, api, warn),
     webhookPort: integer(r, 'webhookPort', WEBHOOK_PORT, 0, 65535, warn),
     webhookBind: text(r, 'webhookBind', WEBHOOK_BIND, HOST_MAX_LENGTH, warn, isHost, 'an IP address or host name'),
   };
+}
+
+/** Both coordinates or neither: half a point is no place, said once (the value itself is not repeated). */
+function homePoint(r: Record<string, unknown>, warn: Warn): Pick<PluginConfig, 'homeLatitude' | 'homeLongitude'> {
+  const latitude = optionalDecimal(r, 'homeLatitude', -90, 90, warn);
+  const longitude = optionalDecimal(r, 'homeLongitude', -180, 180, warn);
+  if ((latitude === undefined) !== (longitude === undefined)) {
+    const missing = latitude === undefined ? 'homeLatitude' : 'homeLongitude';
+    // A wrong one was warned about already; an absent one is named here.
+    if (r[missing] === undefined || r[missing] === '') {
+      warn(`Config option "${missing}" is needed with the other coordinate for a home point, got none; using none`);
+    }
+    return { homeLatitude: undefined, homeLongitude: undefined };
+  }
+  return { homeLatitude: latitude, homeLongitude: longitude };
+}
+
+/** Empty means none; anything else must be a plain decimal in range (a coordinate is never clamped: that would move it). */
+function optionalDecimal(r: Record<string, unknown>, key: string, min: number, max: number, warn: Warn): number | undefined {
+  const value = r[key];
+  if (value === undefined || value === '') {
+    return undefined;
+  }
+  const n = parseNumber(value);
+  if (n === undefined || n < min || n > max) {
+    // The value is not repeated: it may be where the owner lives.
+    warn(`Config option "${key}" must be a number from ${min} to ${max}, got ${n === undefined ? 'something else' : 'one out of range'}; using none`);
+    return undefined;
+  }
+  return n + 0;
 }
 
 /**
@@ -318,12 +359,13 @@ function serviceSwitches(r: Record<string, unknown>, warn: Warn): ServiceSwitche
   if (isRecord(r.services)) {
     services = r.services;
   } else if (r.services !== undefined) {
-    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection)`);
+    warn(`Config option "services" should be an object, got ${shown(r.services)}; using every service (lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection, atHome)`);
   }
   return {
     lock: flag(services, 'lock', warn), battery: flag(services, 'battery', warn), pluggedIn: flag(services, 'pluggedIn', warn),
     closedUp: flag(services, 'closedUp', warn), lowVoltage: flag(services, 'lowVoltage', warn), charging: flag(services, 'charging', warn),
     connection: flag(services, 'connection', warn),
+    atHome: flag(services, 'atHome', warn),
   };
 }
 

@@ -83,3 +83,6 @@ export const DISCOVERY_INTERVAL_SECONDS = 60;
 
 /** Smartcar sends distances in km or miles; the plugin keeps km and shows the owner's unitSystem. */
 export const KM_PER_MILE = 1.609344;
+
+/** How far from the home point still counts as home: a driveway, a garage, parking down the street. */
+export const HOME_RADIUS_METERS = 150;

@@ -209,6 +209,9 @@ export class SetupAdapter implements SetupHost {
     if (range !== undefined) {
       view.range = range;
     }
+    if (v.atHomeShown && s?.atHome !== undefined) {
+      view.atHome = s.atHome;
+    }
     if (s?.odometerKm !== undefined) {
       view.odometer = distanceText(s.odometerKm, this.deps.config.unitSystem);
     }

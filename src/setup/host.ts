@@ -28,6 +28,8 @@ export interface VehicleStatusView {
   odometer?: string;
   /** The charge limit the car charges to, 0–100, where the car reports it. */
   chargeLimit?: number;
+  /** With the At Home sensor: at home or away (never the position). */
+  atHome?: boolean;
   /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
   lastRefreshAt?: number;
   dataAt?: number;

@@ -147,6 +147,7 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
   ${v.lowVoltagePercent !== undefined ? html`<dt>12 V battery</dt><dd class="low-voltage">${`${v.lowVoltagePercent}%${v.lowVoltageLow ? ' (low: have it checked or charged)' : ''}`}</dd>` : ''}
   ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
+  ${v.atHome !== undefined ? html`<dt>At home</dt><dd class="at-home">${v.atHome ? 'yes' : 'no, away'}</dd>` : ''}
   ${v.odometer !== undefined ? html`<dt>Odometer</dt><dd class="odometer">${v.odometer}</dd>` : ''}
   <dt>Last refresh</dt><dd class="last-refresh">${v.lastRefreshAt === undefined ? 'not yet' : relativeTime(v.lastRefreshAt, model.now)}</dd>
   ${v.dataAt !== undefined ? html`<dt>Data age</dt><dd class="data-age">${`the car reported ${relativeTime(v.dataAt, model.now)}`}</dd>` : ''}
@@ -338,6 +339,7 @@ export const STATUS_SCRIPT = new Html(`(() => {
       if (v.charging !== undefined) set(card, 'charging', CHARGING[v.charging] || 'not charging');
       if (v.chargeLimit !== undefined) set(card, 'charge-limit', v.chargeLimit + '%');
       if (v.odometer !== undefined) set(card, 'odometer', v.odometer);
+      if (v.atHome !== undefined) set(card, 'at-home', v.atHome ? 'yes' : 'no, away');
       if (v.pluggedIn !== undefined) set(card, 'plugged', v.pluggedIn ? 'yes' : 'no');
       if (v.openings !== undefined) set(card, 'closed-up', v.openings.length === 0 ? 'yes' : 'no: ' + v.openings.join(', ') + ' open');
       if (v.lowVoltagePercent !== undefined) set(card, 'low-voltage', v.lowVoltagePercent + '%' + (v.lowVoltageLow ? ' (low: have it checked or charged)' : ''));

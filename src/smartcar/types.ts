@@ -4,7 +4,7 @@
 import type { SmartcarProblem } from './errors.js';
 
 /** What a refresh can read; each maps to one v2 path (and later to v3 signals). */
-export type Signal = 'lock' | 'battery' | 'fuel' | 'charge';
+export type Signal = 'lock' | 'battery' | 'fuel' | 'charge' | 'location';
 
 export type ChargeState = 'CHARGING' | 'FULLY_CHARGED' | 'NOT_CHARGING';
 
@@ -54,6 +54,19 @@ export interface VehicleSnapshot {
   odometerKm?: number;
   /** The charge limit the car charges to, 0–100 (v3 charge-chargelimits activeLimit; null there when unplugged). */
   chargeLimitPercent?: number;
+  /**
+   * Whether the car is at home: the car's own word (v3 location-isathome) where it gives one, else its
+   * position against the owner's home point. Only this verdict is kept, never the position.
+   */
+  atHome?: boolean;
+}
+
+/** Where the car is, as a read brought it: kept in memory only, never stored or logged. */
+export interface Whereabouts {
+  latitude?: number;
+  longitude?: number;
+  /** The car's (or its maker's) own verdict against the home it knows (v3 location-isathome). */
+  atHome?: boolean;
 }
 
 export interface ReadResult {
@@ -61,6 +74,8 @@ export interface ReadResult {
   values: Omit<VehicleSnapshot, 'fetchedAt'>;
   /** The VIN, when the read carried it for free (v3 lists it among the signals). */
   vin?: string;
+  /** Where the car is (the location signal, or v3's is-at-home riding along): never part of `values`. */
+  whereabouts?: Whereabouts;
   /**
    * Epoch ms Smartcar itself last fetched these values from the car (v3 retrievedAt), when it says:
    * the same value twice means Smartcar serves a stored copy that a reread cannot make fresher.

@@ -7,9 +7,9 @@ import type { PluginConfig } from '../config.js';
 import { defaultIntervalMinutes, STALE_MARGIN_MINUTES } from '../settings.js';
 import type { Billing } from '../smartcar/billing.js';
 import type { NotCapableError, SmartcarProblem } from '../smartcar/errors.js';
-import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot } from '../smartcar/types.js';
+import type { ReadResult, Signal, VehicleInfo, VehicleSnapshot, Whereabouts } from '../smartcar/types.js';
 import { CommandQueue } from './command-queue.js';
-import { LockTarget } from './mappers.js';
+import { atHomeVerdict, LockTarget } from './mappers.js';
 import { RequestBudget, type Usage } from './budget.js';
 import { planVehicle, type VehiclePlan } from './plan.js';
 import { describeFreshness, judgeFreshness, type Freshness } from './freshness.js';
@@ -17,6 +17,7 @@ import { observe, type PolicyInput, type RefreshHistory } from './policy.js';
 import { Bindings } from './services/binding.js';
 import { configureBattery } from './services/battery.js';
 import { configureCharging } from './services/charging.js';
+import { configureAtHome } from './services/at-home.js';
 import { configureClosedUp } from './services/closed-up.js';
 import { configureLowVoltage } from './services/low-voltage.js';
 import { configureInformation } from './services/information.js';
@@ -122,7 +123,7 @@ export type ReadOutcome =
   | { failure: string; billed: number; forOwner?: boolean };
 
 /** Configured, and pushed, in this order: a new service is a new file and a line here. */
-const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage, configureCharging];
+const SERVICES: readonly ((scope: ServiceScope) => void)[] = [configureInformation, configureLock, configureBattery, configurePluggedIn, configureClosedUp, configureLowVoltage, configureCharging, configureAtHome];
 
 export class VehicleAccessory {
   private plan: VehiclePlan;
@@ -133,6 +134,8 @@ export class VehicleAccessory {
   private reauthorize: string | undefined;
   /** Signals whose last read failed for what only the owner can fix (a permission withdrawn, the plan or credentials). */
   private readonly ownerSignals = new Set<Signal>();
+  /** The last position a read brought, with when: in memory only (never cached, never logged), for "use as home". */
+  private position: { latitude: number; longitude: number; at: number } | undefined;
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
   /** The refresh policy's latest delay until the next poll (0 before the first plan or with a fixed interval). */
@@ -224,6 +227,11 @@ export class VehicleAccessory {
   /** Whether the car may show its 12 V battery (once it reports it). */
   get lowVoltage(): boolean {
     return this.plan.lowVoltage;
+  }
+
+  /** Whether the car may show the At Home sensor (once its verdict is known). */
+  get atHomeShown(): boolean {
+    return this.plan.atHome;
   }
 
   /** Whether the car has the Closed Up sensor. */
@@ -373,9 +381,10 @@ export class VehicleAccessory {
   }
 
   /** Merge a read: values replace old ones, failures are remembered per signal. */
-  applyRead(raw: ReadResult, at: number, epoch?: CommandEpochs): void {
+  applyRead(placedRaw: ReadResult, at: number, epoch?: CommandEpochs): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
+    const raw = this.placed(placedRaw, at);
     // Only once deliveries come (they set valueAt) can a read be older than what is shown.
     let result = ctx.valueAt !== undefined ? this.newerOnly(raw, at) : raw;
     if (epoch !== undefined && epoch.lock !== this.locks.epoch && result.values.locked !== undefined) {
@@ -463,11 +472,38 @@ export class VehicleAccessory {
     if (previous?.lowVoltagePercent === undefined && ctx.snapshot?.lowVoltagePercent !== undefined && this.plan.lowVoltage) {
       replan = true; // the first 12 V value: its service appears
     }
+    if (previous?.atHome === undefined && ctx.snapshot?.atHome !== undefined && this.plan.atHome) {
+      replan = true; // the first at-home verdict: its sensor appears
+    }
     if (replan) {
       this.plan = this.computePlan();
       this.configure();
     }
     this.push();
+  }
+
+  /**
+   * Where the car is, turned into the one value kept: at home or not. The position itself stays in
+   * memory, so the owner can take it as the home point; it is never part of the snapshot.
+   */
+  private placed(raw: ReadResult, at: number): ReadResult {
+    const where: Whereabouts | undefined = raw.whereabouts;
+    if (where === undefined) {
+      return raw;
+    }
+    if (where.latitude !== undefined && where.longitude !== undefined) {
+      this.position = { latitude: where.latitude, longitude: where.longitude, at };
+    }
+    const { homeLatitude, homeLongitude, homeRadiusMeters } = this.deps.config;
+    const home = homeLatitude !== undefined && homeLongitude !== undefined ? { latitude: homeLatitude, longitude: homeLongitude, radiusMeters: homeRadiusMeters } : undefined;
+    const atHome = atHomeVerdict(where, home);
+    const { whereabouts: _kept, ...rest } = raw;
+    return atHome === undefined ? rest : { ...rest, values: { ...rest.values, atHome } };
+  }
+
+  /** The car's last position a read brought this run (memory only), for the owner to take as home. */
+  get lastPosition(): { latitude: number; longitude: number; at: number } | undefined {
+    return this.position;
   }
 
   /**
@@ -701,7 +737,7 @@ export class VehicleAccessory {
    */
   dueProbes(now: boolean): Signal[] {
     const at = this.deps.now();
-    const wanted = planVehicle(this.context.info.permissions, this.deps.config.services, this.context.incapable ?? []).signals;
+    const wanted = planVehicle(this.context.info.permissions, this.deps.config.services, this.context.incapable ?? [], this.hasHomePoint).signals;
     return this.dropped().filter((signal) => {
       const e = this.context.empty![signal]!;
       const wait = Math.min(PROBE_MAX_MS, PROBE_FIRST_MS * 2 ** (e.reads - EMPTY_READS_TO_DROP));
@@ -716,7 +752,11 @@ export class VehicleAccessory {
   }
 
   private computePlan(): VehiclePlan {
-    return planVehicle(this.context.info.permissions, this.deps.config.services, [...(this.context.incapable ?? []), ...this.dropped()]);
+    return planVehicle(this.context.info.permissions, this.deps.config.services, [...(this.context.incapable ?? []), ...this.dropped()], this.hasHomePoint);
+  }
+
+  private get hasHomePoint(): boolean {
+    return this.deps.config.homeLatitude !== undefined && this.deps.config.homeLongitude !== undefined;
   }
 
   // ---- services ---------------------------------------------------------------------------------
@@ -791,7 +831,7 @@ export class VehicleAccessory {
 
 /** The ReadResult values each signal brings. */
 const VALUE_KEYS: Record<Signal, readonly (keyof ReadResult['values'])[]> = {
-  lock: ['locked', 'openings'], battery: ['batteryPercent'], fuel: ['fuelPercent'], charge: ['pluggedIn', 'chargeState'],
+  lock: ['locked', 'openings'], battery: ['batteryPercent'], fuel: ['fuelPercent'], charge: ['pluggedIn', 'chargeState'], location: ['atHome'],
 };
 
 /** Which signal a ReadResult value belongs to. */

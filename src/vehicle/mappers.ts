@@ -73,6 +73,39 @@ export function chargingSwitchOn(wish: boolean | undefined, chargeState: ChargeS
   return chargeState === undefined ? undefined : chargeState === 'CHARGING' ? 1 : 0;
 }
 
+const EARTH_RADIUS_METERS = 6_371_000;
+
+/** Great-circle distance in meters (haversine): exact enough for "within 150 m of home". */
+export function distanceMeters(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
+  const rad = (d: number): number => (d * Math.PI) / 180;
+  const dLat = rad(b.latitude - a.latitude);
+  const dLon = rad(b.longitude - a.longitude);
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(rad(a.latitude)) * Math.cos(rad(b.latitude)) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_RADIUS_METERS * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/**
+ * At home or not: the car's own verdict where it gives one, else its position within the radius of the
+ * owner's home point; undefined when neither is known (no guess).
+ */
+export function atHomeVerdict(
+  where: { latitude?: number; longitude?: number; atHome?: boolean } | undefined,
+  home: { latitude: number; longitude: number; radiusMeters: number } | undefined,
+): boolean | undefined {
+  if (where?.atHome !== undefined) {
+    return where.atHome;
+  }
+  if (where?.latitude === undefined || where.longitude === undefined || home === undefined) {
+    return undefined;
+  }
+  return distanceMeters({ latitude: where.latitude, longitude: where.longitude }, home) <= home.radiusMeters;
+}
+
+/** OccupancyDetected: the car at home is "occupancy detected" (1); unknown stays unknown. */
+export function atHomeOccupancy(atHome: boolean | undefined): number | undefined {
+  return atHome === undefined ? undefined : atHome ? 1 : 0;
+}
+
 /** A distance kept in km, as the owner reads it: "12,346 km" or "7,671 mi" (unitSystem). */
 export function distanceText(km: number, unitSystem: 'metric' | 'imperial'): string {
   const value = Math.round(unitSystem === 'imperial' ? km / KM_PER_MILE : km);

@@ -25,11 +25,16 @@ export interface VehiclePlan {
    * so only a car whose charge state is read gets one.
    */
   chargeControl: boolean;
+  /**
+   * "At Home": allowed by read_location; shown once its verdict is known (the car's own word, or its
+   * position against the owner's home point). The position is read only when there is a home point.
+   */
+  atHome: boolean;
   /** What one refresh reads: one batch, one billed request per signal. */
   signals: Signal[];
 }
 
-export function planVehicle(permissions: readonly string[], switches: ServiceSwitches, notCapable: readonly Signal[] = []): VehiclePlan {
+export function planVehicle(permissions: readonly string[], switches: ServiceSwitches, notCapable: readonly Signal[] = [], homePoint = false): VehiclePlan {
   const has = (p: string): boolean => permissions.includes(p);
   const can = (s: Signal, p: string): boolean => has(p) && !notCapable.includes(s);
 
@@ -56,6 +61,7 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   const closedUp = switches.closedUp && can('lock', 'read_security');
   const lowVoltage = switches.lowVoltage && has('read_battery');
   const chargeControl = switches.charging && has('control_charge') && chargeReadable && electric;
+  const atHome = switches.atHome && has('read_location');
 
   const signals: Signal[] = [];
   if (lock === 'read' || lock === 'read-only' || closedUp) {
@@ -67,5 +73,8 @@ export function planVehicle(permissions: readonly string[], switches: ServiceSwi
   if (pluggedIn || chargeControl || (level !== undefined && charging === 'read')) {
     signals.push('charge');
   }
-  return { lock, level, charging, pluggedIn, closedUp, lowVoltage, chargeControl, signals };
+  if (atHome && homePoint && can('location', 'read_location')) {
+    signals.push('location');
+  }
+  return { lock, level, charging, pluggedIn, closedUp, lowVoltage, chargeControl, atHome, signals };
 }

@@ -46,6 +46,11 @@ export interface EmulatedVehicle {
   oilLifeRemaining: number | null;
   /** 12 V battery state of charge, 0–1 (v3 signal lowvoltagebattery-stateofcharge; v2 has no endpoint). */
   lowVoltageBattery: number;
+  /**
+   * The home the car's maker knows (set in the car or its app), if any: then v3 location-isathome answers
+   * whether the car is within 100 m of it; without one that signal is VEHICLE_NOT_CAPABLE (v3 ref §4).
+   */
+  oemHome: { latitude: number; longitude: number } | null;
   motion: 'PARKED' | 'DRIVING';
   reachable: boolean;
   asleep: boolean;
@@ -129,6 +134,7 @@ export function createVehicle(userId: string, init: VehicleInit, now: number): E
     tirePressureKpa: { frontLeft: 240, frontRight: 240, backLeft: 240, backRight: 240 },
     oilLifeRemaining: powertrain === 'BEV' ? null : 0.8,
     lowVoltageBattery: 0.9,
+    oemHome: null,
     motion: 'PARKED',
     reachable: true,
     asleep: false,

@@ -29,7 +29,7 @@ const CREDENTIALS = new Set(['applicationId', 'clientId', 'clientSecret']);
 /** Secrets that are optional: a wrong one is dropped (never shown), the rest still configured. */
 const SECRETS = new Set(['managementToken']);
 /** Optional options whose normalized absence reads "none" rather than "automatic". */
-const NONE_WHEN_ABSENT = new Set(['webhookUrl', 'managementToken']);
+const NONE_WHEN_ABSENT = new Set(['webhookUrl', 'managementToken', 'homeLatitude', 'homeLongitude']);
 
 /** Every option by its dotted name, nested objects and their members both. */
 const options: [string, Prop][] = Object.entries(schema.schema.properties).flatMap(([name, prop]) => [
@@ -74,6 +74,17 @@ function wrongValues(name: string, p: Prop): unknown[] {
       }
       return values.filter((v) => !(p.default === undefined && v === 0));
     }
+    case 'number': {
+      const values: unknown[] = ['abc', 'NaN', 'Infinity', '1e999', '0x10', '12abc', UNICODE, LONG, true, false,
+        Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e308, -1e308, ...shapes];
+      if (p.minimum !== undefined) {
+        values.push(p.minimum - 0.001, String(p.minimum - 1));
+      }
+      if (p.maximum !== undefined) {
+        values.push(p.maximum + 0.001, String(p.maximum + 1));
+      }
+      return values;
+    }
     case 'boolean':
       return ['yes', 'no', 'on', 1, 0, -1, UNICODE, LONG, ...shapes];
     case 'object':
@@ -108,6 +119,11 @@ function schemaProblem(p: Prop, v: unknown): string | undefined {
         return 'out of range';
       }
       return Object.is(v, -0) ? '-0' : undefined;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        return 'not a number';
+      }
+      return (p.minimum !== undefined && v < p.minimum) || (p.maximum !== undefined && v > p.maximum) ? 'out of range' : undefined;
     case 'string': {
       if (typeof v !== 'string' || v === '') {
         return 'not text';
@@ -139,7 +155,7 @@ function schemaProblem(p: Prop, v: unknown): string | undefined {
 function usedText(name: string, v: unknown): RegExp {
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   if (name === 'services') {
-    return /; using every service \(lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection\)$/;
+    return /; using every service \(lock, battery, pluggedIn, closedUp, lowVoltage, charging, connection, atHome\)$/;
   }
   if (v === undefined && NONE_WHEN_ABSENT.has(name)) {
     return /; using none$/;

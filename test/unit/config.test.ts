@@ -26,7 +26,7 @@ describe('normalizeConfig', () => {
     assert.equal(c.requestTimeoutSeconds, 30);
     assert.equal(c.refreshIntervalMinutes, undefined);
     assert.equal(c.requestsPerVehiclePerMonth, 500);
-    assert.deepEqual(c.services, { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true, connection: true });
+    assert.deepEqual(c.services, { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true, connection: true, atHome: true });
   });
 
   it('webhooks: on with both the URL and the management token; one alone or a v2 application says what is missing', () => {
@@ -109,9 +109,9 @@ describe('normalizeConfig', () => {
     { option: { refreshIntervalMinutes: 120 }, field: 'refreshIntervalMinutes', expected: 120, warning: undefined },
     { option: { requestTimeoutSeconds: 1 }, field: 'requestTimeoutSeconds', expected: 5, warning: /"requestTimeoutSeconds".*got 1; using 5/ },
     { option: { redirectUri: 'not a url' }, field: 'redirectUri', expected: 'http://localhost:8585/callback', warning: /"redirectUri".*using "http:\/\/localhost:8585\/callback"/ },
-    { option: { services: { lock: 'no' } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true, connection: true }, warning: /"services.lock" should be true or false, got "no"; using true/ },
+    { option: { services: { lock: 'no' } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: true, closedUp: true, lowVoltage: true, charging: true, connection: true, atHome: true }, warning: /"services.lock" should be true or false, got "no"; using true/ },
     { option: { api: 'v4' }, field: 'api', expected: 'v3', warning: /"api" must be one of v3, v2, got "v4"; using "v3"/ },
-    { option: { services: { pluggedIn: false } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: false, closedUp: true, lowVoltage: true, charging: true, connection: true }, warning: undefined },
+    { option: { services: { pluggedIn: false } }, field: 'services', expected: { lock: true, battery: true, pluggedIn: false, closedUp: true, lowVoltage: true, charging: true, connection: true, atHome: true }, warning: undefined },
   ];
   for (const { option, field, expected, warning } of cases) {
     it(`${JSON.stringify(option)} → ${field} = ${JSON.stringify(expected)}${warning ? ' with one warning' : ''}`, () => {

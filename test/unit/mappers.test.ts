@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { fractionToPercent } from '../../src/smartcar/v2/client.js';
 import {
-  chargingState, chargingSwitchOn, displayMake, distanceText, rangeText, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
+  atHomeVerdict, chargingState, chargingSwitchOn, displayMake, distanceMeters, distanceText, rangeText, levelPercent, lockCurrentState, pluggedInContact, sanitizeName, statusLowBattery,
 } from '../../src/vehicle/mappers.js';
 import { defaultIntervalMinutes } from '../../src/settings.js';
 
@@ -48,6 +48,24 @@ describe('mappers', () => {
     assert.equal(pluggedInContact(true), 0);
     assert.equal(pluggedInContact(false), 1);
     assert.equal(pluggedInContact(undefined), undefined);
+  });
+
+  it('atHomeVerdict: the car\'s own word first, else within the radius of the home point, else unknown', () => {
+    const home = { latitude: 52.2385, longitude: 0.1546, radiusMeters: 150 };
+    const table: [Parameters<typeof atHomeVerdict>[0], typeof home | undefined, boolean | undefined][] = [
+      [{ atHome: false, latitude: 52.2385, longitude: 0.1546 }, home, false],
+      [{ atHome: true }, undefined, true],
+      [{ latitude: 52.2385, longitude: 0.1546 }, home, true],
+      [{ latitude: 52.2394, longitude: 0.1546 }, home, true], // about 100 m north
+      [{ latitude: 52.2405, longitude: 0.1546 }, home, false], // about 220 m north
+      [{ latitude: 52.2385, longitude: 0.1546 }, undefined, undefined],
+      [{ latitude: 52.2385 }, home, undefined],
+      [undefined, home, undefined],
+    ];
+    for (const [where, h, expected] of table) {
+      assert.equal(atHomeVerdict(where, h), expected, JSON.stringify([where, h]));
+    }
+    assert.ok(Math.abs(distanceMeters({ latitude: 0, longitude: 0 }, { latitude: 0, longitude: 1 }) - 111_195) < 10, 'one degree at the equator');
   });
 
   it('distanceText and rangeText: in the owner\'s units, both figures for a plug-in hybrid', () => {

@@ -7,6 +7,7 @@ import { KM_PER_MILE } from '../../settings.js';
 import { CONNECT_SCOPES } from '../connect.js';
 import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from '../errors.js';
 import type { ReadResult, Signal, TokenSet, VehicleInfo } from '../types.js';
+import { validPosition } from '../position.js';
 import { openingsOfSecurity } from './closures.js';
 
 export interface SmartcarClientOptions {
@@ -21,8 +22,8 @@ export interface SmartcarClientOptions {
 }
 
 
-export const SIGNAL_PATH: Record<Signal, string> = { lock: '/security', battery: '/battery', fuel: '/fuel', charge: '/charge' };
-export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
+export const SIGNAL_PATH: Record<Signal, string> = { lock: '/security', battery: '/battery', fuel: '/fuel', charge: '/charge', location: '/location' };
+export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge', location: 'read_location' };
 
 const PAGE_SIZE = 50;
 const MAX_PAGES = 20;
@@ -180,6 +181,16 @@ export class SmartcarClient {
           } else if (f) {
             // Fuel values may be null (seen in the EU): an honest "unknown", not a failure of the read.
             result.failures.fuel = new NotCapableError('Reading /fuel: Smartcar sent no percentRemaining; the plugin will retry at the next refresh', false);
+          }
+          break;
+        }
+        case 'location': {
+          const l = item(signal, batch.location);
+          const position = l ? validPosition(l.latitude, l.longitude) : undefined;
+          if (position !== undefined) {
+            result.whereabouts = position;
+          } else if (l) {
+            result.failures.location = new TransientError('Reading /location: Smartcar sent no usable position; the plugin will retry at the next refresh');
           }
           break;
         }

@@ -53,6 +53,11 @@ declare module 'smartcar' {
       range?: number | null;
       meta: Meta;
     }
+    interface Location {
+      latitude?: number | null;
+      longitude?: number | null;
+      meta: Meta;
+    }
     interface Charge {
       isPluggedIn?: boolean | null;
       state?: 'CHARGING' | 'FULLY_CHARGED' | 'NOT_CHARGING' | null;
@@ -72,6 +77,7 @@ declare module 'smartcar' {
       battery?: () => Battery;
       fuel?: () => Fuel;
       charge?: () => Charge;
+      location?: () => Location;
       [name: string]: (() => unknown) | undefined;
     }
 

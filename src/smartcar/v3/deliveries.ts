@@ -10,7 +10,7 @@ import type { DeliveredError, DeliveryReceipt, Signal } from '../types.js';
 import { problemFromV3Error } from './errors.js';
 import { mapSignals, parseTimestamp, SIGNAL_CODES, SIGNAL_SCOPE, toSignalResource, type SignalResource } from './signals.js';
 
-const ALL_SIGNALS: readonly Signal[] = ['lock', 'battery', 'fuel', 'charge'];
+const ALL_SIGNALS: readonly Signal[] = ['lock', 'battery', 'fuel', 'charge', 'location'];
 const EVENT_ID_MAX_CHARS = 200;
 /**
  * The answer to a challenge is HMAC(token, challenge): whoever may send a challenge gets that for any

@@ -5,6 +5,7 @@
 import { KM_PER_MILE } from '../../settings.js';
 import { NotCapableError, PermissionError, TransientError, VehicleStateError, type SmartcarProblem } from '../errors.js';
 import type { ChargeState, ReadResult, Signal } from '../types.js';
+import { validPosition } from '../position.js';
 import { problemFromV3Error } from './errors.js';
 
 /** One signal as REST lists it (under data[].attributes) or a webhook carries it (flat). */
@@ -21,6 +22,8 @@ export const SIGNAL_CODES: Record<Signal, readonly string[]> = {
   fuel: ['internalcombustionengine-fuellevel'],
   // The cable decides "plugged in"; the detailed status (or, without it, isCharging) the charge state.
   charge: ['charge-ischargingcableconnected', 'charge-detailedchargingstatus', 'charge-ischarging'],
+  // The position, for the owner's home point; is-at-home (the car's own verdict, often not capable) rides along.
+  location: ['location-preciselocation', 'location-isathome'],
 };
 export const VIN_CODE = 'vehicleidentification-vin';
 /** The 12 V battery: its charge (percent) and Smartcar's GOOD/WARN/BAD (smartcar-v3.md §4). */
@@ -32,7 +35,7 @@ export const ODOMETER_CODE = 'odometer-traveleddistance';
 export const CHARGE_LIMITS_CODE = 'charge-chargelimits';
 
 /** The permission each signal group needs (smartcar-v3.md §4, after HA's mapping). */
-export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge' };
+export const SIGNAL_SCOPE: Record<Signal, string> = { lock: 'read_security', battery: 'read_battery', fuel: 'read_fuel', charge: 'read_charge', location: 'read_location' };
 
 const CHARGE_STATES: readonly string[] = ['CHARGING', 'FULLY_CHARGED', 'NOT_CHARGING'];
 
@@ -216,6 +219,25 @@ export function mapSignals(resources: readonly SignalResource[], signals: readon
         }
         break;
       }
+      case 'location': {
+        const position = delivered(main) ? validPosition(main.body.latitude, main.body.longitude) : undefined;
+        if (position !== undefined) {
+          result.whereabouts = { ...result.whereabouts, ...position };
+          used(main!);
+        } else {
+          result.failures.location = delivered(main) ? retriedAtNextRead(new TransientError(`Reading ${main.code}: no usable position in it`)) : signalProblem(main, signal, stored);
+        }
+        break;
+      }
+    }
+  }
+  // The car's own at-home verdict comes with every signals read at no cost, asked for or not.
+  const isAtHome = byCode.get(SIGNAL_CODES.location[1]!);
+  if (delivered(isAtHome) && typeof isAtHome.body.value === 'boolean') {
+    result.whereabouts = { ...result.whereabouts, atHome: isAtHome.body.value };
+    if (result.failures.location !== undefined && signals.includes('location')) {
+      // The verdict is what the sensor needs: a position that failed beside it is no failure of the signal.
+      delete result.failures.location;
     }
   }
   // The 12 V battery comes with every signals read at no cost: kept whenever the car reports it.
@@ -320,7 +342,8 @@ export function throwIfCarRefused(result: ReadResult, signals: readonly Signal[]
   const failures = signals.map((s) => result.failures[s]);
   const first = failures[0];
   // What rides along (closures, the 12 V battery, the data age) does not make the asked signals answered.
-  const delivered = (['locked', 'batteryPercent', 'fuelPercent', 'pluggedIn', 'chargeState'] as const).some((k) => result.values[k] !== undefined);
+  const delivered = (['locked', 'batteryPercent', 'fuelPercent', 'pluggedIn', 'chargeState'] as const).some((k) => result.values[k] !== undefined)
+    || result.whereabouts?.latitude !== undefined;
   if (!delivered && first instanceof VehicleStateError && failures.every((f) => f instanceof VehicleStateError && f.code === first.code)) {
     throw new VehicleStateError(first.code, first.userMessage);
   }

@@ -75,8 +75,8 @@ export const SIGNALS: readonly SignalDef[] = [
   def('location-preciselocation', 'PreciseLocation', 'Location', 'read_location', (v) => ({
     latitude: v.location.latitude, longitude: v.location.longitude, heading: 0, direction: 'N', locationType: 'CURRENT',
   })),
-  // Needs a home location the emulated OEM never has: always VEHICLE_NOT_CAPABLE (v3 ref §4).
-  def('location-isathome', 'IsAtHome', 'Location', 'read_location', () => undefined),
+  // Needs a home the car's maker knows (v3 ref §4): without one, VEHICLE_NOT_CAPABLE, as most cars answer.
+  def('location-isathome', 'IsAtHome', 'Location', 'read_location', (v) => (v.oemHome ? { value: metersBetween(v.location, v.oemHome) <= 100 } : undefined)),
   def('lowvoltagebattery-stateofcharge', 'StateOfCharge', 'LowVoltageBattery', 'read_battery',
     (v) => ({ value: pct(v.lowVoltageBattery), unit: 'percent' })),
   def('vehicleidentification-vin', 'Vin', 'VehicleIdentification', 'read_vin', (v) => ({ value: v.vin }), false),
@@ -270,4 +270,12 @@ export async function oneSignal(_ctx: Ctx, deps: V3Deps, scope: VehicleScope, co
   } catch (err) {
     return failed(deps, scope, err, admitted);
   }
+}
+
+/** Great-circle distance in meters (haversine), as a car's maker would judge "at home". */
+function metersBetween(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
+  const rad = (d: number): number => (d * Math.PI) / 180;
+  const h = Math.sin(rad(b.latitude - a.latitude) / 2) ** 2
+    + Math.cos(rad(a.latitude)) * Math.cos(rad(b.latitude)) * Math.sin(rad(b.longitude - a.longitude) / 2) ** 2;
+  return 2 * 6_371_000 * Math.asin(Math.min(1, Math.sqrt(h)));
 }

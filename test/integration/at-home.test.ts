@@ -1,0 +1,119 @@
+// The At Home sensor through the real platform on both APIs: occupancy detected while the car is at the
+// owner's home point (or, v3, where the car's maker says it is home); nothing until one is known; the
+// position costs a request only where the API bills it (v2 /location), and it is never logged or cached.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type { PlatformAccessory } from 'homebridge';
+
+import type { SmartcarEmulator } from '../emulator/index.js';
+import { accessoryNamed, hap, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+
+const { Service, Characteristic } = hap;
+const HOME = { latitude: 52.2385, longitude: 0.1546 };
+const AWAY = { latitude: 52.2053, longitude: 0.1218 }; // about 4 km off
+const sensor = (car: PlatformAccessory) => car.getServiceById(Service.OccupancySensor, 'at-home');
+
+async function occupancy(car: PlatformAccessory): Promise<unknown> {
+  try {
+    return await (sensor(car)!.getCharacteristic(Characteristic.OccupancyDetected) as unknown as { handleGetRequest(): Promise<unknown> }).handleGetRequest();
+  } catch (status) {
+    return { status };
+  }
+}
+
+for (const api of ['v3', 'v2'] as const) {
+  describe(`At Home on API ${api}`, () => {
+    let emu: SmartcarEmulator;
+    let world: StartedPlatform & { storage: string };
+    let userId: string;
+    let carId: string;
+    const car = () => accessoryNamed(world.api, 'Model 3');
+    const view = () => world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId);
+    const start = (config: Record<string, unknown> = {}) => (api === 'v3' ? startConnected(emu, userId, { config }) : startWithTokens(emu, userId, { config }));
+    const readOnce = async (): Promise<number> => {
+      const at = view()?.lastRefreshAt ?? 0;
+      const from = emu.requests.length;
+      await world.platform.refreshNow(carId);
+      await waitFor('the read', () => (view()?.lastRefreshAt ?? 0) > at, 15_000);
+      return emu.requests.slice(from).filter((r) => r.vehicleId === carId).reduce((n, r) => n + r.billed, 0);
+    };
+    const homeConfig = { homeLatitude: HOME.latitude, homeLongitude: HOME.longitude, homeRadiusMeters: 150 };
+
+    before(async () => {
+      emu = await startEmulator();
+      userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
+      carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, location: HOME }).id;
+    });
+
+    after(async () => {
+      await world?.shutdown();
+      await emu?.close();
+    });
+
+    it('no home point (and no word from the car): no sensor, and v2 reads no position', async () => {
+      world = await start();
+      await waitFor('the first read', () => view()?.lastRefreshAt);
+      assert.equal(sensor(car()), undefined);
+      assert.equal(view()!.atHome, undefined);
+      assert.ok(!emu.requests.some((r) => r.path.endsWith('/location')), 'no /location billed for nothing');
+    });
+
+    it('with a home point: "Model 3 At Home" detects the car parked there; v2 pays one request more per read, v3 nothing', async () => {
+      await world.shutdown();
+      world = await start(homeConfig);
+      await waitFor('the sensor', async () => sensor(car()) !== undefined && (await occupancy(car())) === 1);
+      assert.equal(sensor(car())!.getCharacteristic(Characteristic.ConfiguredName).value, 'Model 3 At Home');
+      assert.equal(view()!.atHome, true);
+      assert.equal(await readOnce(), api === 'v3' ? 1 : 4, 'the read with the position');
+    });
+
+    it('the car drives off: away; back home: at home again; pushed to HomeKit', async () => {
+      emu.updateVehicle(carId, { location: AWAY });
+      await readOnce();
+      await waitFor('away', () => sensor(car())!.getCharacteristic(Characteristic.OccupancyDetected).value === 0);
+      assert.equal(view()!.atHome, false);
+      emu.updateVehicle(carId, { location: { latitude: HOME.latitude + 0.0009, longitude: HOME.longitude } }); // ~100 m: the street
+      await readOnce();
+      await waitFor('home', () => sensor(car())!.getCharacteristic(Characteristic.OccupancyDetected).value === 1);
+    });
+
+    it('the position is never logged and never cached: only the verdict is kept', () => {
+      const text = world.logs.text();
+      for (const coordinate of [HOME.latitude, HOME.longitude, AWAY.latitude, AWAY.longitude]) {
+        assert.ok(!text.includes(String(coordinate)), `${coordinate} in the log`);
+      }
+      const cache = JSON.stringify(world.api.serializeCache());
+      assert.ok(!cache.includes(String(AWAY.latitude)) && !cache.includes('"latitude"'), 'no position in the cached accessory');
+      assert.ok(cache.includes('"atHome":true'));
+      assert.ok(!JSON.stringify(world.platform.status()).includes(String(HOME.longitude)), 'no position on the setup page');
+    });
+
+    it('switched off: no sensor and no position read', async () => {
+      await world.shutdown();
+      world = await start({ ...homeConfig, services: { atHome: false } });
+      const from = emu.requests.length;
+      await readOnce();
+      assert.equal(sensor(car()), undefined);
+      assert.ok(!emu.requests.slice(from).some((r) => r.path.endsWith('/location')));
+    });
+
+    if (api === 'v3') {
+      it('v3: the car\'s own word counts without a home point, and wins over it', async () => {
+        emu.updateVehicle(carId, { oemHome: AWAY });
+        await world.shutdown();
+        world = await start();
+        await readOnce();
+        await waitFor('the sensor from the car\'s own verdict', async () => sensor(car()) !== undefined && (await occupancy(car())) === 0);
+        await world.shutdown();
+        world = await start(homeConfig);
+        await readOnce();
+        assert.equal(await occupancy(car()), 0, 'the car says it is not at its home, whatever our point says');
+        emu.updateVehicle(carId, { location: AWAY });
+        await readOnce();
+        await waitFor('at the home the car knows', async () => (await occupancy(car())) === 1);
+      });
+    }
+  });
+}
