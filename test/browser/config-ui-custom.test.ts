@@ -1,9 +1,11 @@
 // The plugin's own settings page in a real Config UI X under hb-service, on both legs (5.10.0 with Homebridge
 // 1.11 on this Node; the newest, 5.28.0, with Homebridge 2.x on Node 22), driven in Chromium as an owner: log
 // in, open the plugin's settings, see the cars the running plugin serves (pointed at the emulator) with their
-// values, month and permissions, the options' schema form below them; press Refresh now and see Smartcar read
-// the car; Disconnect, answered inside the page (the iframe cannot show confirm()): No keeps the car, Yes
-// removes it; Connect a vehicle from a browser whose localhost is not the Homebridge machine's (the callback
+// values, month and permissions, the options' schema form below them; the month drawn (used against the budget,
+// the command reserve) and the car's last day (reads, data age) as the plugin's /status has them, in the setup
+// page's words; press Refresh now and see Smartcar read the car and the timeline gain the read; Disconnect,
+// answered inside the page (the iframe cannot show confirm()), the question kept across a poll: No keeps the
+// car, Yes removes it; Connect a vehicle from a browser whose localhost is not the Homebridge machine's (the callback
 // routed away): the car appears in the list by itself (v3 listing).
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
@@ -12,6 +14,9 @@ import { after, before, describe, it } from 'node:test';
 
 import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 
+import type { UserStatusView, VehicleStatusView } from '../../src/setup/host.js';
+import { relativeTime } from '../../src/setup/pages.js';
+import { commandReserve } from '../../src/vehicle/budget.js';
 import type { SmartcarEmulator } from '../emulator/index.js';
 import { CONFIG_UI_X_LEGS, ConfigUiX, configUiX } from '../helpers/config-ui-x.js';
 import { pluginConfigV3, startEmulator } from '../helpers/plugin-world.js';
@@ -32,7 +37,22 @@ for (const leg of CONFIG_UI_X_LEGS) {
     let carId: string;
     let otherId: string;
     let phoneCarId: string;
+    let setupPort: number;
     const card = (id: string): Locator => frame.locator(`[data-vehicle="${id}"]`);
+    /** What the running plugin tells the page, asked of its admin endpoint as homebridge-ui/server.js does. */
+    const status = async (): Promise<{ now: number; users: UserStatusView[] }> => {
+      const { port, secret } = JSON.parse(await readFile(join(ui.storage, 'smartcar-admin.json'), 'utf8')) as { port: number; secret: string };
+      const res = await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(res.status, 200);
+      return await res.json() as { now: number; users: UserStatusView[] };
+    };
+    const view = async (id: string): Promise<{ now: number; v: VehicleStatusView }> => {
+      const s = await status();
+      const v = s.users.flatMap((u) => u.vehicles).find((x) => x.vehicleId === id);
+      assert.ok(v, `${id} in /status`);
+      return { now: s.now, v };
+    };
+    const timelineText = (id: string): Promise<string> => card(id).locator('[data-field="timeline-text"]').innerText();
 
     before(async () => {
       if (skip !== undefined) {
@@ -58,7 +78,7 @@ for (const leg of CONFIG_UI_X_LEGS) {
         fuel: { percentRemaining: 0.6, amountRemainingLiters: 30, rangeKm: 500, tankLiters: 55 },
       }).id;
       ui = await ConfigUiX.start(leg, copy.dir!, {
-        platform: { platform: 'Smartcar', name: 'Smartcar', ...pluginConfigV3({ setupPort: await freePort() }) },
+        platform: { platform: 'Smartcar', name: 'Smartcar', ...pluginConfigV3({ setupPort: setupPort = await freePort() }) },
         uiPort: await freePort(), bridgePort: await freePort(),
       });
       await ui.waitForLog(/Setup page: /, 60_000);
@@ -86,31 +106,109 @@ for (const leg of CONFIG_UI_X_LEGS) {
       assert.match(text, /Charging: Charging/);
       assert.match(text, /Plugged in: yes/);
       assert.match(text, /Data from the car: .+ · our last read: just now|Data from the car: .+ · our last read: \d+ min ago/);
-      assert.match(text, /This month: \d+ of 500 requests/);
+      assert.match(text, /This month: \d+ of 500 requests, 100 kept for lock and charging commands/);
       assert.match(text, /Permissions: .*read_battery/);
       await until('the F-150 read too (the reads are spread)', async () => (await card(otherId).innerText()).includes('Fuel: 50 %') || undefined, 90_000);
       await page.locator('.modal-content [name="clientSecret"]').waitFor({ timeout: 15_000 });
       await screenshot(page, `config-ui-x-custom-ui${leg.shotSuffix}`);
     });
 
-    it('Refresh now: Smartcar reads that car, the page says so', { skip }, async () => {
+    it('draws the month (used, the part kept for commands) and the last day (reads, data age) as /status has them', { skip }, async () => {
+      // The page's text and bar for the numbers the plugin has now (a read in between: asked again).
+      const { v } = await until('the month as /status has it', async () => {
+        const seen = await view(carId);
+        const { requestsUsed, requestBudget } = seen.v;
+        assert.ok(requestsUsed !== undefined && requestBudget !== undefined, 'the car has a month');
+        const text = await card(carId).locator('[data-field="requests"]').innerText();
+        return text === `This month: ${requestsUsed} of ${requestBudget} requests, ${commandReserve(requestBudget)} kept for lock and charging commands` ? seen : undefined;
+      }, 15_000);
+      const used = v.requestsUsed!;
+      const budget = v.requestBudget!;
+      assert.ok(used > 0, 'the reads so far are counted');
+      const bar = card(carId).locator('[data-field="budget-bar"]');
+      const box = async (part: string): Promise<{ x: number; width: number }> => {
+        const b = await bar.locator(`rect.${part}`).boundingBox();
+        assert.ok(b, `the bar's ${part} is drawn`);
+        return b;
+      };
+      const track = await box('track');
+      const reserve = await box('reserve');
+      const usedPart = await box('used');
+      assert.ok(track.width > 500, `the bar spans the card (${track.width} px)`);
+      // A pixel either way: the browser rounds the drawing, not the numbers.
+      assert.ok(Math.abs(usedPart.width - (track.width * used) / budget) <= 1, `used ${used} of ${budget}: ${usedPart.width} of ${track.width} px`);
+      assert.ok(Math.abs(usedPart.x - track.x) <= 1, 'used from the start');
+      assert.ok(Math.abs(reserve.width - (track.width * commandReserve(budget)) / budget) <= 1, `reserve ${commandReserve(budget)}: ${reserve.width} px`);
+      assert.ok(Math.abs(reserve.x + reserve.width - (track.x + track.width)) <= 1, 'the reserve at the end of the month');
+      assert.doesNotMatch(await bar.locator('rect.used').getAttribute('class') ?? '', /into-reserve/, 'a few reads are not into the reserve');
+
+      // The last day: its last read and the car's data age, in the setup page's words, one tick per moment.
+      const day = await until('the last day as /status has it', async () => {
+        const seen = await view(carId);
+        const { lastRefreshAt, dataAt, timeline = [] } = seen.v;
+        assert.ok(lastRefreshAt !== undefined && dataAt !== undefined, 'read, with a data age');
+        const kind = timeline.find((m) => m.at === lastRefreshAt && (m.kind === 'read' || m.kind === 'full-read'))?.kind;
+        assert.ok(kind !== undefined, 'the last read is on the timeline');
+        const text = await timelineText(carId);
+        // The setup page's words (src/setup/pages.ts TIMELINE_WORDS, relativeTime).
+        const ok = text.startsWith('Last 24 hours: ')
+          && text.includes(`${kind === 'full-read' ? 'full read' : 'read'} ${relativeTime(lastRefreshAt, seen.now)}`)
+          && text.includes(`data recorded ${relativeTime(dataAt, seen.now)}`);
+        return ok ? { text, marks: timeline.filter((m) => m.at <= seen.now && seen.now - m.at <= 24 * 3_600_000).length } : undefined;
+      }, 15_000);
+      assert.match(day.text, /data recorded (just now|\d+ minutes? ago)/);
+      assert.equal(await card(carId).locator('svg.sc-timeline line.mark').count(), day.marks, `a tick per moment: ${day.text}`);
+      // Both pages say the same of the car's day: the setup page, opened on the Homebridge machine, has this line.
+      const setup = await browser.newPage();
+      try {
+        await until('the setup page saying the same', async () => {
+          await setup.goto(`http://127.0.0.1:${setupPort}/`);
+          const there = await setup.locator(`article[data-vehicle-id="${carId}"] .timeline-text`).innerText();
+          return there === await timelineText(carId) || undefined;
+        }, 15_000);
+      } finally {
+        await setup.close();
+      }
+    });
+
+    it('Refresh now: Smartcar reads that car, the page says so, and its timeline gains the read', { skip }, async () => {
       const reads = (): number => emu.requests.filter((r) => r.vehicleId === carId && r.billed !== undefined && r.billed > 0).length;
-      // Under the real one-minute debounce a car read at start-up may answer "read less than a minute ago".
+      // Refresh now is debounced for a minute after a full read (the start-up one): press it once that has passed.
+      await until('a minute since the last full read', async () => {
+        const { now, v } = await view(carId);
+        const full = (v.timeline ?? []).filter((m) => m.kind === 'full-read').at(-1);
+        return full === undefined || now - full.at > 62_000 || undefined;
+      }, 120_000);
+      await until('the timeline showing that read as a minute old or more', async () => !/ (full read|read) just now/.test(await timelineText(carId)) || undefined, 15_000);
       const before = reads();
+      const lastBefore = (await view(carId)).v.lastRefreshAt!;
       await card(carId).getByRole('button', { name: 'Refresh now' }).click();
       const notice = await until('the answer', async () => {
         const t = await frame.locator('#sc-notice').innerText();
         return t.trim() !== '' ? t : undefined;
       }, 15_000);
-      assert.match(notice, /Refresh requested for Model 3|Model 3 was read less than a minute ago/);
-      if (notice.includes('requested')) {
-        await until('the read', () => reads() > before || undefined, 20_000);
-      }
+      assert.match(notice, /Refresh requested for Model 3/);
+      await until('the read', () => reads() > before || undefined, 20_000);
+      const { v } = await until('the read in /status', async () => {
+        const seen = await view(carId);
+        return seen.v.lastRefreshAt! > lastBefore ? seen : undefined;
+      }, 20_000);
+      assert.ok((v.timeline ?? []).some((m) => m.at === v.lastRefreshAt), 'the read is a mark');
+      // The page's next poll draws it: the newest moment of the day is that read.
+      const text = await until('the timeline with the new read', async () => {
+        const t = await timelineText(carId);
+        return /^Last 24 hours: (full read|read) just now/.test(t) ? t : undefined;
+      }, 15_000);
+      assert.match(text, /data recorded/);
     });
 
     it('Disconnect asks inside the page: No keeps the car, Yes removes it', { skip }, async () => {
       await card(otherId).getByRole('button', { name: 'Disconnect' }).click();
       const question = card(otherId).locator('[data-testid="sc-question"]');
+      assert.match(await question.innerText(), /^Disconnect F-150\?/);
+      // The page redraws every car on each poll (the timeline, the month): the open question stays.
+      const asked = await question.elementHandle();
+      await until('a poll redrawing the card', async () => !(await asked.evaluate((n) => n.isConnected)) || undefined, 15_000);
       assert.match(await question.innerText(), /^Disconnect F-150\?/);
       await screenshot(page, `config-ui-x-custom-ui-disconnect${leg.shotSuffix}`);
       await card(otherId).getByRole('button', { name: 'No' }).click();
