@@ -16,7 +16,7 @@ export class BudgetNotes {
   exhausted(v: VehicleAccessory): void {
     const resumes = new Date(v.budget.resetsAt()).toISOString().slice(0, 10);
     const reserve = commandReserve(v.budget.limit);
-    v.setBudgetExhausted(`This month's request budget is used up (${v.budget.used()} of ${v.budget.limit}, ${reserve} kept for lock commands): HomeKit shows the last values until refreshes resume on ${resumes}`);
+    v.setBudgetExhausted(`This month's request budget is used up (${v.budget.used()} of ${v.budget.limit}, ${reserve} kept for lock and charging commands): HomeKit shows the last values until refreshes resume on ${resumes}`);
     if (!this.told.has(v.id)) {
       this.told.add(v.id);
       this.log.warn(`${v.name}: the monthly request budget is used up (${v.budget.used()} of ${v.budget.limit} requests); HomeKit keeps the last values, flagged, and refreshes resume on ${resumes}`);

@@ -34,7 +34,7 @@ export interface FleetDeps {
   signal: AbortSignal;
   backend: () => SmartcarBackend;
   schedule: FleetSchedule;
-  /** Where each car's lock commands go (the lock gate) and how their confirming read is planned. */
+  /** Where each car's commands go (the command gate) and how their confirming read is planned. */
   commands: VehicleCommands;
   /** Read when the next listing is planned: tests shorten it. */
   timing: { readonly discoveryIntervalMs: number };

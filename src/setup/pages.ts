@@ -197,7 +197,7 @@ function isLocalhostUri(uri: string): boolean {
 }
 
 /**
- * The month drawn: requests used against the budget, and the part kept for lock commands at its end
+ * The month drawn: requests used against the budget, and the part kept for lock and charging commands at its end
  * (scaled as src/vehicle/budget.ts keeps it). The numbers are text beside it; the drawing is hidden from
  * screen readers, which read the text. In budget units, so the script moves one width.
  */
@@ -210,12 +210,12 @@ function budgetHtml(used: number, budget: number): Html {
 <rect class="reserve" x="${scale - reserve}" y="0" width="${reserve}" height="10"></rect>
 <rect class="${usedClass(used, budget, reserve)}" data-reserve-from="${budget - reserve}" x="0" y="0" width="${Math.min(used, scale)}" height="10"></rect>
 </svg>
-<span class="muted reserve-text">${reserve > 0 ? `the last ${reserve} are kept for lock commands` : 'none kept for lock commands'}</span>`;
+<span class="muted reserve-text">${reserve > 0 ? `the last ${reserve} are kept for lock and charging commands` : 'none kept for commands'}</span>`;
 }
 
 const TIMELINE_SPAN_MS = 24 * 60 * 60 * 1000;
 const TIMELINE_WORDS: Record<TimelineMark['kind'], string> = {
-  read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'lock command',
+  read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'command',
   plugged: 'plugged in', unplugged: 'unplugged', charging: 'charging began', charged: 'charge ended',
 };
 
@@ -311,7 +311,7 @@ export const STATUS_SCRIPT = new Html(`(() => {
     if (el !== null && el.textContent !== text) el.textContent = text;
   }
   const SPAN = 24 * HOUR, SVG = 'http://www.w3.org/2000/svg';
-  const WORDS = { read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'lock command',
+  const WORDS = { read: 'read', 'full-read': 'full read', data: 'data recorded', command: 'command',
     plugged: 'plugged in', unplugged: 'unplugged', charging: 'charging began', charged: 'charge ended' };
   function timeline(card, marks, now) {
     const box = card.querySelector('.timeline-box');

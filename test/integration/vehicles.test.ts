@@ -59,8 +59,11 @@ describe('vehicle accessories', () => {
   it('a vehicle no longer shared is removed at start-up; disconnect removes one at once', async () => {
     const first = await startWithTokens(emu, userId);
     await waitFor('both cars', () => accessories(first.api).length === 2);
-    const cache = first.api.serializeCache();
+    const cache = first.api.serializeCache() as { context?: { snapshot?: unknown } }[];
     await first.shutdown();
+    // Without fresh cached data (fresh data defers the vehicle list to the first planned read, by design):
+    // whether the first reads had landed before the cache was written must not decide what this tests.
+    cache.forEach((entry) => { delete entry.context?.snapshot; });
 
     const second = await startWithTokens(emu, userId, { storage: first.storage, cache, vehicleIds: [bevId] });
     try {

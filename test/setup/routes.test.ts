@@ -91,7 +91,7 @@ describe('setup page routes', () => {
       assert.match(body, /<svg class="budget-bar" aria-hidden="true" focusable="false" viewBox="0 0 500 10"/);
       assert.match(body, /<rect class="reserve" x="400" y="0" width="100" height="10">/);
       assert.match(body, /<rect class="used" data-reserve-from="400" x="0" y="0" width="12" height="10">/);
-      assert.match(body, /the last 100 are kept for lock commands/);
+      assert.match(body, /the last 100 are kept for lock and charging commands/);
       // A smaller budget keeps a fifth; a count into the reserve is drawn so; the bar never overflows.
       const v = s.host.users[0]!.vehicles[0]!;
       v.requestBudget = 200;
@@ -100,7 +100,7 @@ describe('setup page routes', () => {
       assert.match(small, /250 of 200 this month/);
       assert.match(small, /<rect class="reserve" x="160" y="0" width="40" height="10">/);
       assert.match(small, /<rect class="used into-reserve" data-reserve-from="160" x="0" y="0" width="200" height="10">/);
-      assert.match(small, /the last 40 are kept for lock commands/);
+      assert.match(small, /the last 40 are kept for lock and charging commands/);
     });
 
     it('draws the car\'s last day as a timeline, with the same moments as text, and hides it when empty', async () => {
