@@ -134,8 +134,6 @@ export class VehicleAccessory {
   private reauthorize: string | undefined;
   /** Signals whose last read failed for what only the owner can fix (a permission withdrawn, the plan or credentials). */
   private readonly ownerSignals = new Set<Signal>();
-  /** The last position a read brought, with when: in memory only (never cached, never logged), for "use as home". */
-  private position: { latitude: number; longitude: number; at: number } | undefined;
   /** Set while the month's request budget is spent: the last values stay, flagged as aging. */
   private budgetNote: string | undefined;
   /** The refresh policy's latest delay until the next poll (0 before the first plan or with a fixed interval). */
@@ -384,7 +382,7 @@ export class VehicleAccessory {
   applyRead(placedRaw: ReadResult, at: number, epoch?: CommandEpochs): void {
     const ctx = this.context;
     const previous = ctx.snapshot;
-    const raw = this.placed(placedRaw, at);
+    const raw = this.placed(placedRaw);
     // Only once deliveries come (they set valueAt) can a read be older than what is shown.
     let result = ctx.valueAt !== undefined ? this.newerOnly(raw, at) : raw;
     if (epoch !== undefined && epoch.lock !== this.locks.epoch && result.values.locked !== undefined) {
@@ -482,28 +480,17 @@ export class VehicleAccessory {
     this.push();
   }
 
-  /**
-   * Where the car is, turned into the one value kept: at home or not. The position itself stays in
-   * memory, so the owner can take it as the home point; it is never part of the snapshot.
-   */
-  private placed(raw: ReadResult, at: number): ReadResult {
+  /** Where the car is, turned into the one value kept: at home or not. The position itself is dropped here. */
+  private placed(raw: ReadResult): ReadResult {
     const where: Whereabouts | undefined = raw.whereabouts;
     if (where === undefined) {
       return raw;
-    }
-    if (where.latitude !== undefined && where.longitude !== undefined) {
-      this.position = { latitude: where.latitude, longitude: where.longitude, at };
     }
     const { homeLatitude, homeLongitude, homeRadiusMeters } = this.deps.config;
     const home = homeLatitude !== undefined && homeLongitude !== undefined ? { latitude: homeLatitude, longitude: homeLongitude, radiusMeters: homeRadiusMeters } : undefined;
     const atHome = atHomeVerdict(where, home);
     const { whereabouts: _kept, ...rest } = raw;
     return atHome === undefined ? rest : { ...rest, values: { ...rest.values, atHome } };
-  }
-
-  /** The car's last position a read brought this run (memory only), for the owner to take as home. */
-  get lastPosition(): { latitude: number; longitude: number; at: number } | undefined {
-    return this.position;
   }
 
   /**
