@@ -173,7 +173,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     // What needs the owner, car by car: what the car's own state says, and its webhook deliveries.
     const health = new ConnectionHealth({
       api, log, enabled: config.services.connection,
-      needs: () => fleet.all().filter((v) => v.needsOwner() !== undefined || webhooks.needsOwner(v.id) !== undefined).map((v) => v.name),
+      needs: () => fleet.all().filter((v) => v.needsOwner() || webhooks.needsOwner(v.id)).map((v) => v.name),
     });
     return { fleet, refresher, setup, ledger, webhooks, health };
   }

@@ -7,6 +7,7 @@ import type { API, Logging, PlatformAccessory, Service } from 'homebridge';
 
 import { PLATFORM_NAME, PLUGIN_NAME } from '../settings.js';
 import { Contact } from '../vehicle/mappers.js';
+import { nameService } from '../vehicle/services/scope.js';
 
 /** What Homebridge keeps of it; `kind` tells it from a car's cached accessory. */
 export interface HealthContext {
@@ -65,13 +66,7 @@ export class ConnectionHealth {
       .setCharacteristic(C.Model, 'Connection')
       .setCharacteristic(C.SerialNumber, 'connection-health');
     const service = this.accessory.getServiceById(S.ContactSensor, 'connection') ?? this.accessory.addService(S.ContactSensor, NAME, 'connection');
-    if (!service.testCharacteristic(C.ConfiguredName)) {
-      service.addOptionalCharacteristic(C.ConfiguredName);
-    }
-    const configured = service.getCharacteristic(C.ConfiguredName);
-    if (!configured.value) {
-      configured.updateValue(NAME);
-    }
+    nameService(api.hap, service, NAME);
     service.getCharacteristic(C.ContactSensorState).onGet(() => this.state());
     this.service = service;
     this.update();

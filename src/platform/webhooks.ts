@@ -53,6 +53,8 @@ interface CarState {
   subscribeError?: string;
   /** What the owner reads on the setup page when deliveries do not vouch for the values. */
   lapse?: string;
+  /** The lapse is one time settles by itself (subscribing, the first delivery still awaited): no need for the owner. */
+  lapseSettles?: boolean;
 }
 
 export class WebhookHub {
@@ -168,17 +170,20 @@ export class WebhookHub {
     const now = this.deps.now();
     const d = v.context.deliveries;
     let lapse: string | undefined;
+    let settles = false;
     let until: number | undefined;
     if (state.subscribeError !== undefined) {
       lapse = `Not subscribed to the webhook (${state.subscribeError}): polling instead`;
     } else if (state.subscribedAt === undefined) {
       lapse = 'Subscribing to the webhook…';
+      settles = true;
     } else if (this.forgedAt !== undefined && (d === undefined || d.lastAt < this.forgedAt)) {
       lapse = `A webhook delivery failed verification at ${utcMinute(this.forgedAt)} (check managementToken): polling until a good one arrives`;
     } else if (d === undefined) {
-      lapse = now - state.subscribedAt > this.deps.timing.firstDeliveryWaitMs
-        ? `No webhook delivery since subscribing at ${utcMinute(state.subscribedAt)}: check that ${this.deps.config.webhookUrl!} reaches this Homebridge on port ${this.deps.config.webhookPort}; polling meanwhile`
-        : 'Subscribed to the webhook; waiting for its first delivery (polling meanwhile)';
+      settles = now - state.subscribedAt <= this.deps.timing.firstDeliveryWaitMs;
+      lapse = settles
+        ? 'Subscribed to the webhook; waiting for its first delivery (polling meanwhile)'
+        : `No webhook delivery since subscribing at ${utcMinute(state.subscribedAt)}: check that ${this.deps.config.webhookUrl!} reaches this Homebridge on port ${this.deps.config.webhookPort}; polling meanwhile`;
     } else if (d.carries !== undefined && v.signals.some((s) => !d.carries!.includes(s))) {
       const missing = v.signals.filter((s) => !d.carries!.includes(s));
       lapse = `Webhook deliveries arrive but carry no ${missing.join(' or ')} signal (add it to the webhook in the Smartcar Dashboard): polling continues for it`;
@@ -199,20 +204,18 @@ export class WebhookHub {
       }
       state.lapse = lapse;
     }
+    state.lapseSettles = settles;
     v.vouchUntil(until);
     return until;
   }
 
   /**
-   * What about this car's deliveries needs the owner (the connection-health sensor), or undefined: not
-   * while subscribing or waiting for the first delivery, which time settles by itself.
+   * Whether this car's deliveries need the owner (the connection-health sensor): they lapsed for a reason
+   * time does not settle (subscribing and the first delivery still awaited do not count).
    */
-  needsOwner(vehicleId: string): string | undefined {
+  needsOwner(vehicleId: string): boolean {
     const state = this.cars.get(vehicleId);
-    if (!this.enabled || state?.lapse === undefined || state.subscribedAt === undefined && state.subscribeError === undefined) {
-      return undefined;
-    }
-    return state.lapse.startsWith('Subscribed to the webhook; waiting') ? undefined : state.lapse;
+    return this.enabled && state?.lapse !== undefined && state.lapseSettles !== true;
   }
 
   /** One line for the setup page about this car's deliveries, or undefined when webhooks are off. */

@@ -624,16 +624,12 @@ export class VehicleAccessory {
     }
   }
 
-  /** What only the owner can fix for this car now, in one line, or undefined (the connection-health sensor). */
-  needsOwner(): string | undefined {
-    if (this.reauthorize !== undefined) {
-      return `connect it again on the setup page (${this.reauthorize})`;
-    }
-    if (this.budgetNote !== undefined) {
-      return this.budgetNote;
-    }
-    const signal = [...this.ownerSignals][0];
-    return signal === undefined ? undefined : this.context.failures?.[signal];
+  /**
+   * Whether only the owner can fix something for this car now (the connection-health sensor): connect it
+   * again, its month's budget spent, or a read refused for a permission, the plan or the credentials.
+   */
+  needsOwner(): boolean {
+    return this.reauthorize !== undefined || this.budgetNote !== undefined || [...this.ownerSignals].some((s) => this.context.failures?.[s] !== undefined);
   }
 
   /** Connect again: what failed before belongs to the old authorization; the read that follows tells the truth. */

@@ -54,15 +54,7 @@ export function ensureService({ hap, accessory }: ServiceScope, wanted: boolean,
     return undefined;
   }
   service ??= accessory.addService(type, name, subtype);
-  service.setCharacteristic(Characteristic.Name, name);
-  if (!service.testCharacteristic(Characteristic.ConfiguredName)) {
-    service.addOptionalCharacteristic(Characteristic.ConfiguredName);
-  }
-  // ConfiguredName is what the Home app shows and Siri hears; the owner may rename it there.
-  const configured = service.getCharacteristic(Characteristic.ConfiguredName);
-  if (!configured.value) {
-    configured.updateValue(name);
-  }
+  nameService(hap, service, name);
   // Every vehicle service can show a fault. LockMechanism and Battery do not list StatusFault:
   // declaring it avoids HAP's "adding anyway" warning.
   if (!service.testCharacteristic(Characteristic.StatusFault)) {
@@ -70,4 +62,17 @@ export function ensureService({ hap, accessory }: ServiceScope, wanted: boolean,
     service.getCharacteristic(Characteristic.StatusFault);
   }
   return service;
+}
+
+/** ConfiguredName is what the Home app shows and Siri hears; the owner may rename it there, so it is set only once. */
+export function nameService(hap: API['hap'], service: Service, name: string): void {
+  const { Characteristic } = hap;
+  service.setCharacteristic(Characteristic.Name, name);
+  if (!service.testCharacteristic(Characteristic.ConfiguredName)) {
+    service.addOptionalCharacteristic(Characteristic.ConfiguredName);
+  }
+  const configured = service.getCharacteristic(Characteristic.ConfiguredName);
+  if (!configured.value) {
+    configured.updateValue(name);
+  }
 }
