@@ -26,6 +26,7 @@ class SmartcarUiServer extends HomebridgePluginUiServer {
     this.onRequest('/refresh', (body) => this.admin('POST', '/refresh', vehicle(body, false)));
     this.onRequest('/disconnect', (body) => this.admin('POST', '/disconnect', vehicle(body, true)));
     this.onRequest('/complete', (body) => this.admin('POST', '/complete', connectAnswer(body)));
+    this.onRequest('/charge-limit', (body) => this.admin('POST', '/charge-limit', chargeLimit(body)));
     this.onRequest('/connect-url', (body) => {
       fields(body, []);
       return this.admin('POST', '/connect-url', {});
@@ -134,6 +135,10 @@ async function call({ port, secret }, method, path, body) {
     // Already in the owner's words: why Connect's answer was not taken, or what Smartcar said.
     throw new RequestError(answer.error, { status: res.status });
   }
+  if (path === '/charge-limit' && res.status !== 404 && typeof answer.error === 'string') {
+    // The range, the permission, or the car's own refusal: each in the owner's words already.
+    throw new RequestError(`The charge limit was not changed: ${answer.error}`, { status: res.status });
+  }
   if (res.status === 404 && path !== '/status') {
     throw new RequestError('That car is not connected any more: the list is reloaded', { status: 404 });
   }
@@ -154,6 +159,16 @@ function vehicle(body, required) {
     throw new RequestError('That is not a vehicle id', { status: 400 });
   }
   return { vehicleId: id };
+}
+
+/** `{vehicleId, percent}`: a car and a whole percent (the endpoint checks the range and says it in the owner's words). */
+function chargeLimit(body) {
+  fields(body, ['vehicleId', 'percent']);
+  const { vehicleId } = vehicle({ vehicleId: body.vehicleId }, true);
+  if (!Number.isInteger(body.percent)) {
+    throw new RequestError('The charge limit must be a whole percent', { status: 400 });
+  }
+  return { vehicleId, percent: body.percent };
 }
 
 /** Connect's answer from the page: known fields only, each a string within its bound, with a state and an answer. */

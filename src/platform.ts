@@ -125,6 +125,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     return this.parts!.setup.refreshNow(vehicleId);
   }
 
+  setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }> {
+    return this.parts!.setup.setChargeLimit(vehicleId, percent);
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   /**
@@ -169,7 +173,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       backend, now, isCurrent: (v) => fleet.isCurrent(v), readEverythingNext: (id) => refresher.readEverythingNext(id),
       persist: (v) => api.updatePlatformAccessories([v.accessory]),
     });
-    const setup = new SetupAdapter({ log, config, now, backend: () => this.backend, fleet, refresher, notes, timing, webhooks });
+    const setup = new SetupAdapter({
+      log, config, now, backend: () => this.backend, fleet, refresher, notes, timing, webhooks,
+      commands: gate, persist: (v) => api.updatePlatformAccessories([v.accessory]),
+    });
     // What needs the owner, car by car: what the car's own state says, and its webhook deliveries.
     const health = new ConnectionHealth({
       api, log, enabled: config.services.connection,

@@ -84,5 +84,8 @@ export const DISCOVERY_INTERVAL_SECONDS = 60;
 /** Smartcar sends distances in km or miles; the plugin keeps km and shows the owner's unitSystem. */
 export const KM_PER_MILE = 1.609344;
 
+/** The charge limits Smartcar takes, in percent (v2 /charge/limit 0.5–1, v3 set-limit 50–100). */
+export const CHARGE_LIMIT_RANGE = { min: 50, max: 100 } as const;
+
 /** How far from the home point still counts as home: a driveway, a garage, parking down the street. */
 export const HOME_RADIUS_METERS = 150;

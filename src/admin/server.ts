@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 
 import type { Logging } from 'homebridge';
 
+import { CHARGE_LIMIT_RULE, parseChargeLimit } from '../setup/charge-limit.js';
 import { explainConnectError } from '../setup/connect-answer.js';
 import type { ConnectOutcome } from '../setup/finish-connect.js';
 import type { SetupHost } from '../setup/host.js';
@@ -139,6 +140,25 @@ export class AdminServer {
           await host.disconnect(vehicleId);
           this.options.log.info(`Disconnected ${name}`);
           return { disconnected: vehicleId, name };
+        },
+      },
+      '/charge-limit': {
+        POST: async (body) => {
+          only(body, ['vehicleId', 'percent']);
+          const vehicleId = optionalVehicle(body, host);
+          if (vehicleId === undefined) {
+            throw new HttpError(400, 'vehicleId is required');
+          }
+          const percent = parseChargeLimit(body.percent);
+          if (percent === undefined) {
+            throw new HttpError(400, `A charge limit is ${CHARGE_LIMIT_RULE}`);
+          }
+          const view = host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId);
+          if (view?.chargeLimitSettable !== true) {
+            throw new HttpError(409, `${nameOf(host, vehicleId)}'s charge limit cannot be set: that needs read_charge and control_charge (connect the car again and tick both)`);
+          }
+          const { name } = await host.setChargeLimit(vehicleId, percent);
+          return { name, percent };
         },
       },
       '/complete': {

@@ -1,4 +1,5 @@
-// Every command from HomeKit (lock, unlock, start or stop charging) passes here before it reaches
+// Every command (lock, unlock, start or stop charging from HomeKit; the charge limit from the setup page
+// and the Homebridge UI) passes here before it reaches
 // Smartcar: nothing is sent for a car that was removed meanwhile or whose budget is spent, the request
 // is counted, and the answer comes back as the problem kinds the accessory shows (re-authorization is
 // told once, by the backend).
@@ -26,6 +27,10 @@ export class CommandGate {
 
   setCharging(v: VehicleAccessory, charging: boolean): Promise<void> {
     return this.send(v, charging ? 'Starting charging' : 'Stopping charging', (b) => b.setCharging(v.userId, v.id, charging));
+  }
+
+  setChargeLimit(v: VehicleAccessory, percent: number): Promise<void> {
+    return this.send(v, 'Setting the charge limit', (b) => b.setChargeLimit(v.userId, v.id, percent));
   }
 
   private async send(v: VehicleAccessory, operation: string, command: (backend: SmartcarBackend) => Promise<void>): Promise<void> {

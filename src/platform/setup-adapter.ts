@@ -1,5 +1,5 @@
 // The setup page's view of the platform (SetupHost): Connect, the status of every user and car,
-// Refresh now and Disconnect, in the owner's terms. It never sees tokens or which Smartcar API is spoken.
+// Refresh now, Disconnect and the charge limit, in the owner's terms. It never sees tokens or which Smartcar API is spoken.
 import type { Logging } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
@@ -8,7 +8,9 @@ import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
 import { distanceText, LowBattery, lowVoltageStatus, rangeText } from '../vehicle/mappers.js';
+import { CHARGE_LIMIT_RANGE } from '../settings.js';
 import type { BudgetNotes } from './budget-notes.js';
+import type { CommandGate } from './command-gate.js';
 import type { Fleet } from './fleet.js';
 import type { Refresher } from './refresher.js';
 import type { WebhookHub } from './webhooks.js';
@@ -25,6 +27,9 @@ export interface SetupAdapterDeps {
   /** Read on every press: tests shorten it. */
   timing: { readonly refreshNowDebounceMs: number };
   webhooks: Pick<WebhookHub, 'beforeDisconnect' | 'describe'>;
+  commands: Pick<CommandGate, 'setChargeLimit'>;
+  /** Saves the car's accessory (its last values) in Homebridge's cache. */
+  persist: (v: VehicleAccessory) => void;
 }
 
 const TIMELINE_MARKS_MAX = 24;
@@ -131,6 +136,27 @@ export class SetupAdapter implements SetupHost {
     }
   }
 
+  /**
+   * One billed command; the car's refusal comes back in the owner's words (a SmartcarProblem). The
+   * limit shown is then the one set, until a read brings the car's own.
+   */
+  async setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }> {
+    const v = this.deps.fleet.get(vehicleId);
+    if (!v) {
+      throw new Error('This vehicle is not connected');
+    }
+    if (!v.chargeLimitSettable) {
+      throw new Error(`${v.name}'s charge limit cannot be set from here: that needs read_charge and control_charge (connect the car again to grant them)`);
+    }
+    if (!Number.isInteger(percent) || percent < CHARGE_LIMIT_RANGE.min || percent > CHARGE_LIMIT_RANGE.max) {
+      throw new RangeError(`A charge limit is a whole percent from ${CHARGE_LIMIT_RANGE.min} to ${CHARGE_LIMIT_RANGE.max}`);
+    }
+    await this.deps.commands.setChargeLimit(v, percent);
+    v.chargeLimitSet(percent);
+    this.deps.persist(v);
+    return { name: v.name };
+  }
+
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer> {
     const { fleet, refresher, notes } = this.deps;
     if (vehicleId !== undefined && fleet.get(vehicleId) === undefined) {
@@ -217,6 +243,12 @@ export class SetupAdapter implements SetupHost {
     }
     if (s?.chargeLimitPercent !== undefined && v.signals.includes('charge')) {
       view.chargeLimit = Math.round(s.chargeLimitPercent);
+      if (ctx.chargeLimitSetAt !== undefined) {
+        view.chargeLimitSetAt = ctx.chargeLimitSetAt;
+      }
+    }
+    if (v.chargeLimitSettable) {
+      view.chargeLimitSettable = true;
     }
     if (s?.fetchedAt !== undefined) {
       view.lastRefreshAt = s.fetchedAt;

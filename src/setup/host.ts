@@ -26,8 +26,12 @@ export interface VehicleStatusView {
   /** Range left in the owner's units ("312 km", "41 mi electric, 320 mi fuel"), and the odometer ("12,346 km"). */
   range?: string;
   odometer?: string;
-  /** The charge limit the car charges to, 0–100, where the car reports it. */
+  /** The charge limit the car charges to, 0–100, where the car reports it (or the plugin set it). */
   chargeLimit?: number;
+  /** Epoch ms the plugin set `chargeLimit`, while no read has brought the car's own (v2 never reads it). */
+  chargeLimitSetAt?: number;
+  /** The owner may set the charge limit here (an electric car with control_charge). */
+  chargeLimitSettable?: boolean;
   /** With the At Home sensor: at home or away (never the position). */
   atHome?: boolean;
   /** Epoch ms of our last successful refresh, and of the data itself (Smartcar's sc-data-age). */
@@ -90,4 +94,9 @@ export interface SetupHost {
    * 'reconnect' when Smartcar needs the owner to connect again first.
    */
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void>;
+  /**
+   * Set the percent (a whole number, 50–100) the car charges to: one billed command. Rejects with the
+   * reason in the owner's words (not connected, no permission, out of range, the car's refusal).
+   */
+  setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }>;
 }

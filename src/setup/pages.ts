@@ -2,7 +2,9 @@
 // page) one inline script, both allowed by the per-response CSP nonce. Every Smartcar-provided string goes
 // through `html`; the script sets text only (textContent), never markup.
 import { Html, html, type HtmlValue } from './html.js';
+import { CHARGE_LIMIT_RANGE } from '../settings.js';
 import { commandReserve } from '../vehicle/budget.js';
+import { chargeLimitText } from './charge-limit.js';
 import type { TimelineMark, UserStatusView, VehicleStatusView } from './host.js';
 
 const STYLE = `
@@ -143,7 +145,7 @@ ${title !== v.name ? html`<p class="muted">${title}</p>` : ''}
   <dt>${v.levelSource === 'fuel' ? 'Fuel' : 'Battery'}</dt><dd class="level">${v.level === undefined ? 'unknown' : `${Math.round(v.level)}%`}</dd>
   ${v.range !== undefined ? html`<dt>Range</dt><dd class="range">${v.range}</dd>` : ''}
   ${v.charging !== undefined ? html`<dt>Charging</dt><dd class="charging">${chargingText(v.charging)}</dd>` : ''}
-  ${v.chargeLimit !== undefined ? html`<dt>Charge limit</dt><dd class="charge-limit">${`${v.chargeLimit}%`}</dd>` : ''}
+  ${v.chargeLimit !== undefined ? html`<dt>Charge limit</dt><dd class="charge-limit">${chargeLimitText(v.chargeLimit, v.chargeLimitSetAt === undefined ? undefined : relativeTime(v.chargeLimitSetAt, model.now))}</dd>` : ''}
   ${v.pluggedIn !== undefined ? html`<dt>Plugged in</dt><dd class="plugged">${v.pluggedIn ? 'yes' : 'no'}</dd>` : ''}
   ${v.lowVoltagePercent !== undefined ? html`<dt>12 V battery</dt><dd class="low-voltage">${`${v.lowVoltagePercent}%${v.lowVoltageLow ? ' (low: have it checked or charged)' : ''}`}</dd>` : ''}
   ${v.openings !== undefined ? html`<dt>Closed up</dt><dd class="closed-up">${v.openings.length === 0 ? 'yes' : `no: ${v.openings.join(', ')} open`}</dd>` : ''}
@@ -166,7 +168,21 @@ ${timelineHtml(v.timeline ?? [], model.now)}
   </form>
   <a class="button secondary" href="/vehicles/${encodeURIComponent(v.vehicleId)}/disconnect">Disconnect…</a>
 </div>
+${v.chargeLimitSettable === true ? chargeLimitFormHtml(v, model) : ''}
 </article>`;
+}
+
+/** One billed command when sent; the car's refusal comes back on its own page. */
+function chargeLimitFormHtml(v: VehicleStatusView, model: StatusPageModel): Html {
+  const id = `limit-${v.vehicleId}`;
+  return html`<form class="charge-limit-form" method="post" action="/vehicles/${encodeURIComponent(v.vehicleId)}/charge-limit">
+  <input type="hidden" name="csrf" value="${model.csrf}">
+  <label for="${id}">Charge to (%)</label>
+  <input type="number" id="${id}" name="percent" min="${String(CHARGE_LIMIT_RANGE.min)}" max="${String(CHARGE_LIMIT_RANGE.max)}" step="1" required
+    value="${v.chargeLimit === undefined ? '' : String(v.chargeLimit)}">
+  <button class="secondary" type="submit">Set charge limit</button>
+  <p class="muted">One request from the month's budget; the car may refuse (the page then says why).</p>
+</form>`;
 }
 
 /** Open while it may be needed for a first car (a localhost redirect URI fails on another device); folded after. */
@@ -337,7 +353,7 @@ export const STATUS_SCRIPT = new Html(`(() => {
       set(card, 'level', v.level === undefined ? 'unknown' : Math.round(v.level) + '%');
       if (v.range !== undefined) set(card, 'range', v.range);
       if (v.charging !== undefined) set(card, 'charging', CHARGING[v.charging] || 'not charging');
-      if (v.chargeLimit !== undefined) set(card, 'charge-limit', v.chargeLimit + '%');
+      if (v.chargeLimit !== undefined) set(card, 'charge-limit', v.chargeLimit + '%' + (v.chargeLimitSetAt === undefined ? '' : ' (as set here ' + relative(v.chargeLimitSetAt, data.now) + ')'));
       if (v.odometer !== undefined) set(card, 'odometer', v.odometer);
       if (v.atHome !== undefined) set(card, 'at-home', v.atHome ? 'yes' : 'no, away');
       if (v.pluggedIn !== undefined) set(card, 'plugged', v.pluggedIn ? 'yes' : 'no');

@@ -9,6 +9,7 @@ import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logging } from 'homebridge';
 
+import { CHARGE_LIMIT_RULE, parseChargeLimit } from './charge-limit.js';
 import { explainConnectError, parsePastedAddress } from './connect-answer.js';
 import { finishConnect as finishConnectAnswer } from './finish-connect.js';
 import { connectPopupScript, relayOriginOf } from './connect-popup.js';
@@ -159,6 +160,35 @@ export function createApp(options: RouteOptions): express.Express {
       return;
     }
     await refresh(res, vehicle.vehicleId, vehicle.name);
+  }));
+
+  app.post('/vehicles/:id/charge-limit', requireCsrf, requireOwner, handle(async (req, res) => {
+    const vehicle = findVehicle(req, res);
+    if (vehicle === undefined) {
+      return;
+    }
+    const percent = parseChargeLimit(formField(req, 'percent'));
+    if (percent === undefined || vehicle.chargeLimitSettable !== true) {
+      page(res, 400, 'Charge limit', messagePage({
+        heading: `${vehicle.name}'s charge limit was not changed`,
+        paragraphs: [percent === undefined
+          ? `A charge limit is ${CHARGE_LIMIT_RULE}. Go back and enter one.`
+          : 'Setting it needs the car to grant read_charge and control_charge: connect it again and tick both.'],
+      }));
+      return;
+    }
+    try {
+      await host.setChargeLimit(vehicle.vehicleId, percent);
+    } catch (err) {
+      log.warn(`Setting ${oneLine(vehicle.name)}'s charge limit to ${percent}% failed: ${oneLine(messageOf(err))}`);
+      page(res, 502, 'Charge limit not set', messagePage({
+        heading: `${vehicle.name}'s charge limit was not changed`,
+        paragraphs: ['Smartcar or the car did not take the new limit; the reason is below. The limit stays what it was.'],
+        detail: messageOf(err),
+      }));
+      return;
+    }
+    res.redirect(303, `/?${new URLSearchParams({ limit: String(percent), car: vehicle.name }).toString()}`);
   }));
 
   app.get('/vehicles/:id/disconnect', requireOwner, (req, res) => {
@@ -423,6 +453,10 @@ function bannerFor(params: URLSearchParams): Banner | undefined {
   }
   if (params.get('refreshed') === 'budget') {
     return { kind: 'warn', text: "Not refreshed: this month's request budget is used up. Refreshes resume when the month renews; lock commands still work." };
+  }
+  const limit = parseChargeLimit(params.get('limit') ?? '');
+  if (limit !== undefined) {
+    return { kind: 'ok', text: `${(params.get('car') ?? 'The car').slice(0, 64)} took the new charge limit: it charges to ${limit}%.` };
   }
   if (params.get('disconnected') === '1') {
     return { kind: 'ok', text: 'Vehicle disconnected and removed from Home.' };

@@ -148,6 +148,8 @@ export interface SmartcarBackend {
   setLock(userId: string, vehicleId: string, locked: boolean): Promise<void>;
   /** Starts (true) or stops charging; resolves once Smartcar says the car did it. */
   setCharging(userId: string, vehicleId: string, charging: boolean): Promise<void>;
+  /** Sets the percent (50–100) the car charges to; resolves once Smartcar says the car took it. */
+  setChargeLimit(userId: string, vehicleId: string, percent: number): Promise<void>;
   disconnect(userId: string, vehicleId: string): Promise<void>;
   /** Why this user must connect again, or undefined. */
   reauthorizeReason(userId: string): string | undefined;

@@ -76,6 +76,11 @@ export interface VehicleContext {
    * webhook deliveries come unordered, so an older one must not replace what a newer one brought.
    */
   valueAt?: Partial<Record<Signal, number>>;
+  /**
+   * Epoch ms the plugin set the charge limit shown, until a read brings the car's own (v2 reads never
+   * do: its limit costs a request more per read), so the page can say where the number comes from.
+   */
+  chargeLimitSetAt?: number;
   /** Webhook deliveries for this car (platform/webhooks.ts): when the last came, and the recent gaps between them. */
   deliveries?: { lastAt: number; gapsMs: number[]; carries?: Signal[] };
 }
@@ -399,6 +404,9 @@ export class VehicleAccessory {
     // A batch whose every item failed is no fresher than what we had.
     const readSomething = Object.keys(result.values).some((k) => valueSignal(k) !== undefined);
     const fetchedAt = readSomething || previous === undefined ? at : previous.fetchedAt;
+    if (result.values.chargeLimitPercent !== undefined) {
+      delete ctx.chargeLimitSetAt;
+    }
     if (readSomething || previous !== undefined) {
       ctx.snapshot = { ...previous, ...result.values, fetchedAt };
       if (readSomething && result.values.dataAt === undefined) {
@@ -802,6 +810,19 @@ export class VehicleAccessory {
     this.deps.log.info(`${this.name}: ${on ? 'charging started' : 'charging stopped'}`);
     this.push();
     this.deps.commands.confirm(this, 'charge');
+  }
+
+  /** The car took a new charge limit (the setup page or the Homebridge UI set it; no HomeKit service shows it). */
+  chargeLimitSet(percent: number): void {
+    const now = this.deps.now();
+    this.context.snapshot = { ...(this.context.snapshot ?? { fetchedAt: now }), chargeLimitPercent: percent };
+    this.context.chargeLimitSetAt = now;
+    this.deps.log.info(`${this.name}: charge limit set to ${percent}%`);
+  }
+
+  /** Whether the owner may set the charge limit: an electric car whose charging the plugin may control. */
+  get chargeLimitSettable(): boolean {
+    return this.plan.signals.includes('charge') && this.context.info.permissions.includes('control_charge');
   }
 
   private settledByCommand(signal: Signal): void {

@@ -202,6 +202,27 @@ for (const leg of CONFIG_UI_X_LEGS) {
       assert.match(text, /data recorded/);
     });
 
+    it('the charge limit: typed (a poll keeps what was typed), set with one command, shown; a car without a battery has no field', { skip }, async () => {
+      const commands = (): number => emu.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/commands/charge/set-limit')).length;
+      assert.match(await card(carId).locator('[data-field="charge-limit"]').innerText(), /^90 %$/);
+      assert.equal(await card(otherId).locator('[data-field="charge-limit-input"]').count(), 0, 'no field for the F-150');
+      const field = card(carId).locator('[data-field="charge-limit-input"]');
+      await field.fill('45');
+      await card(carId).getByRole('button', { name: 'Set charge limit' }).click();
+      await until('the refusal', async () => /whole percent from 50 to 100/.test(await frame.locator('#sc-notice').innerText()) || undefined, 10_000);
+      assert.equal(commands(), 0, 'nothing sent for 45');
+      await field.fill('80');
+      // The page redraws the cars every few seconds: what the owner typed must still be there.
+      const drawn = (await view(carId)).now;
+      await until('a poll after typing', async () => (await status()).now - drawn > 6_000 || undefined, 20_000);
+      assert.equal(await card(carId).locator('[data-field="charge-limit-input"]').inputValue(), '80');
+      await card(carId).getByRole('button', { name: 'Set charge limit' }).click();
+      await until('the answer', async () => /Model 3 took the new charge limit: it charges to 80 %/.test(await frame.locator('#sc-notice').innerText()) || undefined, 20_000);
+      assert.equal(commands(), 1);
+      assert.equal(emu.vehicle(carId).charge!.limit, 0.8, 'the car took it');
+      await until('the new limit on the card', async () => /^80 %( \(as set here just now\))?$/.test(await card(carId).locator('[data-field="charge-limit"]').innerText()) || undefined, 10_000);
+    });
+
     it('Disconnect asks inside the page: No keeps the car, Yes removes it', { skip }, async () => {
       await card(otherId).getByRole('button', { name: 'Disconnect' }).click();
       const question = card(otherId).locator('[data-testid="sc-question"]');

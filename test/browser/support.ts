@@ -125,4 +125,9 @@ export class SdkHost implements SetupHost {
   refreshNow(): Promise<void> {
     return Promise.resolve();
   }
+
+  setChargeLimit(): Promise<{ name: string }> {
+    // These pages' tests never show the form: the platform's own tests set the limit (integration/charge-limit).
+    return Promise.reject(new Error('The SDK test host does not set charge limits'));
+  }
 }

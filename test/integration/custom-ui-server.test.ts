@@ -182,6 +182,37 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     assert.doesNotMatch(ui.output, /Incoming Request/, 'no log line per request (the page polls)');
   });
 
+  it('/charge-limit: the car takes the new limit with one command; bad percents are refused in the owner\'s words and never reach Smartcar', async () => {
+    const commands = (): number => emu.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/commands/charge/set-limit')).length;
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['a percent that is text', { vehicleId: carId, percent: '80' }, /whole percent/],
+      ['a fraction', { vehicleId: carId, percent: 0.8 }, /whole percent/],
+      ['too low', { vehicleId: carId, percent: 45 }, /The charge limit was not changed: A charge limit is a whole percent from 50 to 100/],
+      ['too high', { vehicleId: carId, percent: 101 }, /from 50 to 100/],
+      ['no car', { percent: 80 }, /not a vehicle id/],
+      ['an extra field', { vehicleId: carId, percent: 80, force: true }, /field this plugin does not know/],
+      ['a car without a battery', { vehicleId: otherId, percent: 80 }, /not connected any more|cannot be set/],
+    ];
+    for (const [what, body, message] of cases) {
+      const r = await ui.request('/charge-limit', body);
+      assert.equal(r.success, false, what);
+      assert.match(r.data.message ?? '', message, `${what}: ${JSON.stringify(r.data).slice(0, 200)}`);
+    }
+    assert.equal(commands(), 0, 'nothing was sent');
+    const set = await ui.request('/charge-limit', { vehicleId: carId, percent: 75 });
+    assert.deepEqual(set, { success: true, data: { name: 'Model 3', percent: 75 } });
+    assert.equal(commands(), 1);
+    assert.equal(emu.vehicle(carId).charge!.limit, 0.75);
+    const m3 = ((await ui.request('/status', {})).data.users as Array<{ vehicles: Array<Record<string, unknown>> }>).flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)!;
+    assert.equal(m3.chargeLimit, 75);
+    assert.equal(m3.chargeLimitSettable, true);
+    emu.inject({ target: 'command', vehicleId: carId }, { error: { type: 'VEHICLE_STATE', code: 'CHARGE_FAULT', status: 409, description: 'The charging system reported a fault.' } });
+    const refused = await ui.request('/charge-limit', { vehicleId: carId, percent: 60 });
+    assert.equal(refused.success, false);
+    assert.match(refused.data.message ?? '', /The charge limit was not changed: .*(CHARGE_FAULT|charging system)/i);
+    assert.equal(emu.vehicle(carId).charge!.limit, 0.75, 'unchanged');
+  });
+
   it('/complete: the relay\'s answer finishes Connect once, with the setup page\'s state; anything else is refused and stores nothing', async () => {
     const before = accessories(world.api).length;
     assert.ok(!accessories(world.api).some((a) => a.displayName === 'F-150'), 'the F-150 was disconnected above');

@@ -17,7 +17,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const PATHS = ['/', '/connect', '/callback', '/paste', '/refresh', '/vehicles/v-1/refresh', '/vehicles/v-1/disconnect', '/favicon.ico', '/nope'];
+const PATHS = ['/', '/connect', '/callback', '/paste', '/refresh', '/vehicles/v-1/refresh', '/vehicles/v-1/disconnect', '/vehicles/v-1/charge-limit', '/favicon.ico', '/nope'];
 const NASTY_SEGMENTS = ['%', '%zz', '%E0%A4%A', '%00', '%C0%AF', '%FF%FE', '..', '%2e%2e', '//', 'é', '🚗', '\u202e', '%F0%9F%9A', '<script>', '"', '\'', '%0d%0aSet-Cookie:x=1', ';', '%%', 'v-1%'];
 const NASTY_VALUES = ['', '%', '%zz', '%ZZ%', '<script>alert(1)</script>', '🚗', 'é', '\u0000', 'A'.repeat(43), '../../etc/passwd', '%E0%A4%A', '[]', '{}', 'true', '-1', '1e999'];
 const NAMES = ['code', 'state', 'error', 'error_description', 'url', 'csrf', 'connected', '__proto__', 'constructor', 'code[]', 'state[a]', 'refreshed', 'x'];

@@ -404,7 +404,7 @@ describe('setup page routes', () => {
   describe('refresh and disconnect', () => {
     it('POSTs without a valid CSRF token are refused with 403 and do nothing', async () => {
       const forged = 'C'.repeat(43);
-      for (const path of ['/refresh', '/vehicles/v-1/refresh', '/vehicles/v-1/disconnect']) {
+      for (const path of ['/refresh', '/vehicles/v-1/refresh', '/vehicles/v-1/disconnect', '/vehicles/v-1/charge-limit']) {
         assert.equal((await post(s.base, path, {})).status, 403, path);
         assert.equal((await post(s.base, path, { csrf: forged })).status, 403, path);
         assert.equal((await post(s.base, path, { csrf: '' })).status, 403, path);
@@ -413,6 +413,7 @@ describe('setup page routes', () => {
       }
       assert.deepEqual(s.host.refreshCalls, []);
       assert.deepEqual(s.host.disconnectCalls, []);
+      assert.deepEqual(s.host.chargeLimitCalls, []);
     });
 
     it('CSRF tokens expire after an hour', async () => {

@@ -43,7 +43,7 @@ describe('setup page open to the network: the setup code', () => {
     assert.match(await res.text(), /<h2>Model 3<\/h2>/);
   });
 
-  it('Connect, Refresh now, Disconnect and a pasted answer ask for the code and change nothing', async () => {
+  it('Connect, Refresh now, Disconnect, the charge limit and a pasted answer ask for the code and change nothing', async () => {
     const connect = await get(s.base, '/connect');
     assert.equal(connect.status, 403);
     assert.equal(connect.headers.get('location'), null, 'no trip to Smartcar');
@@ -53,6 +53,7 @@ describe('setup page open to the network: the setup code', () => {
       ['/refresh', {}],
       ['/vehicles/v-1/refresh', {}],
       ['/vehicles/v-1/disconnect', {}],
+      ['/vehicles/v-1/charge-limit', { percent: '80' }],
       ['/paste', { url: 'http://localhost:8585/callback?code=c&state=s' }],
     ] as const) {
       const res = await send(s.base, path, { csrf, ...form });
@@ -61,6 +62,7 @@ describe('setup page open to the network: the setup code', () => {
     }
     assert.deepEqual(s.host.refreshCalls, []);
     assert.deepEqual(s.host.disconnectCalls, []);
+    assert.deepEqual(s.host.chargeLimitCalls, []);
     assert.deepEqual(s.host.authorizeCalls, []);
   });
 

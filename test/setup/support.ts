@@ -16,6 +16,8 @@ export class FakeHost implements SetupHost {
   authorizeCalls: string[] = [];
   refreshCalls: (string | undefined)[] = [];
   disconnectCalls: string[] = [];
+  chargeLimitCalls: { vehicleId: string; percent: number }[] = [];
+  failChargeLimit: Error | undefined;
   nextConnect: ConnectResult | Error = {
     userId: 'user-1',
     vehicles: [{ id: 'v-1', name: 'Model 3' }, { id: 'v-2', name: 'Golf' }],
@@ -44,6 +46,16 @@ export class FakeHost implements SetupHost {
       user.vehicles = user.vehicles.filter((v) => v.vehicleId !== vehicleId);
     }
     return Promise.resolve();
+  }
+
+  setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }> {
+    this.chargeLimitCalls.push({ vehicleId, percent });
+    const v = this.users.flatMap((u) => u.vehicles).find((x) => x.vehicleId === vehicleId);
+    if (this.failChargeLimit || v === undefined) {
+      return Promise.reject(this.failChargeLimit ?? new Error('This vehicle is not connected'));
+    }
+    v.chargeLimit = percent;
+    return Promise.resolve({ name: v.name });
   }
 
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void> {

@@ -116,6 +116,10 @@ export class V2Backend implements SmartcarBackend {
     return this.tokens.withToken(userId, (t) => this.client.setCharging(t, vehicleId, charging));
   }
 
+  setChargeLimit(userId: string, vehicleId: string, percent: number): Promise<void> {
+    return this.tokens.withToken(userId, (t) => this.client.setChargeLimit(t, vehicleId, percent));
+  }
+
   disconnect(userId: string, vehicleId: string): Promise<void> {
     return this.tokens.withToken(userId, (t) => this.client.disconnect(t, vehicleId));
   }

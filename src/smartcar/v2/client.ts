@@ -223,6 +223,12 @@ export class SmartcarClient {
     return this.command(() => (charging ? vehicle.startCharge() : vehicle.stopCharge()), { operation: charging ? 'Starting charging' : 'Stopping charging', scope: 'control_charge' });
   }
 
+  /** POST /charge/limit: v2 takes a fraction (0.5–1), the plugin speaks percent. */
+  setChargeLimit(accessToken: string, vehicleId: string, percent: number): Promise<void> {
+    const vehicle = this.vehicle(vehicleId, accessToken);
+    return this.command(() => vehicle.setChargeLimit(percent / 100), { operation: 'Setting the charge limit', scope: 'control_charge' });
+  }
+
   private async command(fn: () => Promise<smartcar.ActionResponse>, ctx: MapContext): Promise<void> {
     const res = await this.call(fn, ctx);
     // A broken body is no proof the car did it: HomeKit must not show it done on that.

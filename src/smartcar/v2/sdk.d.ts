@@ -97,6 +97,8 @@ declare module 'smartcar' {
       unlock(): Promise<ActionResponse>;
       startCharge(): Promise<ActionResponse>;
       stopCharge(): Promise<ActionResponse>;
+      /** POST /charge/limit; sends the fraction as a string ("0.8"). */
+      setChargeLimit(limit: number): Promise<ActionResponse>;
       disconnect(): Promise<ActionResponse>;
       permissions(paging?: { limit?: number; offset?: number }): Promise<{ permissions: string[]; paging: { count: number; offset: number }; meta: Meta }>;
       batch(paths: string[]): Promise<BatchResponse>;

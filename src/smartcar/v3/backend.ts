@@ -221,14 +221,20 @@ export class V3Backend implements SmartcarBackend {
     return this.command(userId, vehicleId, `charge/${charging ? 'start' : 'stop'}`, { operation: charging ? 'Starting charging' : 'Stopping charging', scope: 'control_charge' });
   }
 
+  setChargeLimit(userId: string, vehicleId: string, percent: number): Promise<void> {
+    return this.command(userId, vehicleId, 'charge/set-limit', { operation: 'Setting the charge limit', scope: 'control_charge' },
+      { data: { attributes: { percent } } });
+  }
+
   /** POST /commands/<path>, bounded by the longer command timeout: long-running ones stream their outcome (§3.4). */
-  private async command(userId: string, vehicleId: string, path: string, ctx: MapContext): Promise<void> {
+  private async command(userId: string, vehicleId: string, path: string, ctx: MapContext, body?: object): Promise<void> {
     this.assertAuthorized(userId);
     const bounds = { ...this.options, timeoutMs: Math.max(this.options.timeoutMs, this.options.commandTimeoutMs) };
     const answer = await this.call(ctx, (token) => exchange({
       method: 'POST',
       url: this.vehicleUrl(vehicleId, `/commands/${path}`),
       headers: { ...this.headers(token, userId), 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     }, ctx, bounds));
     commandOutcome(answer, ctx);
   }
