@@ -19,14 +19,16 @@ const NOT_RUNNING = 'Homebridge is not running the Smartcar plugin: start it, th
 class SmartcarUiServer extends HomebridgePluginUiServer {
   constructor() {
     super();
-    this.onRequest('/status', (body) => {
+    this.onRequest('/status', async (body) => {
       fields(body, []);
-      return this.admin('GET', '/status');
+      // The page needs to know what this Homebridge UI can do with the options form (see homeFromCar).
+      return { ...await this.admin('GET', '/status'), uiVersion: this.homebridgeUiVersion ?? null };
     });
     this.onRequest('/refresh', (body) => this.admin('POST', '/refresh', vehicle(body, false)));
     this.onRequest('/disconnect', (body) => this.admin('POST', '/disconnect', vehicle(body, true)));
     this.onRequest('/complete', (body) => this.admin('POST', '/complete', connectAnswer(body)));
     this.onRequest('/charge-limit', (body) => this.admin('POST', '/charge-limit', chargeLimit(body)));
+    this.onRequest('/home-from-car', (body) => this.admin('POST', '/home-from-car', vehicle(body, true)));
     this.onRequest('/connect-url', (body) => {
       fields(body, []);
       return this.admin('POST', '/connect-url', {});
@@ -138,6 +140,9 @@ async function call({ port, secret }, method, path, body) {
   if (path === '/charge-limit' && res.status !== 404 && typeof answer.error === 'string') {
     // The range, the permission, or the car's own refusal: each in the owner's words already.
     throw new RequestError(`The charge limit was not changed: ${answer.error}`, { status: res.status });
+  }
+  if (path === '/home-from-car' && res.status !== 404 && typeof answer.error === 'string') {
+    throw new RequestError(`The home point was not filled in: ${answer.error}`, { status: res.status });
   }
   if (res.status === 404 && path !== '/status') {
     throw new RequestError('That car is not connected any more: the list is reloaded', { status: 404 });

@@ -15,7 +15,7 @@ import { ConnectionHealth, isHealthContext, type HealthContext } from './platfor
 import { Refresher } from './platform/refresher.js';
 import { SetupAdapter } from './platform/setup-adapter.js';
 import { WebhookHub } from './platform/webhooks.js';
-import type { ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from './setup/host.js';
+import type { CarPosition, ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from './setup/host.js';
 import { SetupServer } from './setup/server.js';
 import {
   BACKOFF_INITIAL_SECONDS, CONFIRM_READ_DELAY_SECONDS, DISCOVERY_INTERVAL_SECONDS, REFRESH_NOW_DEBOUNCE_SECONDS, REFRESH_SPREAD_SECONDS,
@@ -129,6 +129,10 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     return this.parts!.setup.setChargeLimit(vehicleId, percent);
   }
 
+  carPosition(vehicleId: string): Promise<CarPosition> {
+    return this.parts!.setup.carPosition(vehicleId);
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------
 
   /**
@@ -175,7 +179,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     });
     const setup = new SetupAdapter({
       log, config, now, backend: () => this.backend, fleet, refresher, notes, timing, webhooks,
-      commands: gate, persist: (v) => api.updatePlatformAccessories([v.accessory]),
+      commands: gate, billing, persist: (v) => api.updatePlatformAccessories([v.accessory]),
     });
     // What needs the owner, car by car: what the car's own state says, and its webhook deliveries.
     const health = new ConnectionHealth({

@@ -161,6 +161,19 @@ export class AdminServer {
           return { name, percent };
         },
       },
+      // The custom UI's "Use as home": the position goes to the owner's own settings form, and nowhere else.
+      '/home-from-car': {
+        POST: async (body) => {
+          only(body, ['vehicleId']);
+          const vehicleId = optionalVehicle(body, host);
+          if (vehicleId === undefined) {
+            throw new HttpError(400, 'vehicleId is required');
+          }
+          const at = await host.carPosition(vehicleId);
+          // About a metre: all a home radius of 25 m or more can use, and no finer trace of the car.
+          return { name: at.name, latitude: round5(at.latitude), longitude: round5(at.longitude), ...(at.recordedAt !== undefined ? { recordedAt: at.recordedAt } : {}) };
+        },
+      },
       '/complete': {
         POST: async (body) => {
           const params = connectAnswer(body);
@@ -250,6 +263,10 @@ export class AdminServer {
     // Digests first: equal lengths for timingSafeEqual, and no early exit on the first wrong byte.
     return timingSafeEqual(digest(match[1]!), this.secretDigest);
   }
+}
+
+function round5(degrees: number): number {
+  return Math.round(degrees * 1e5) / 1e5;
 }
 
 function digest(value: string): Buffer {

@@ -3,9 +3,10 @@
 import type { Logging } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
-import type { ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark, UserStatusView, VehicleStatusView } from '../setup/host.js';
+import type { CarPosition, ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark, UserStatusView, VehicleStatusView } from '../setup/host.js';
+import type { Billing } from '../smartcar/billing.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
-import type { ConnectApproval, SmartcarBackend } from '../smartcar/types.js';
+import type { ConnectApproval, ReadResult, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
 import { distanceText, LowBattery, lowVoltageStatus, rangeText } from '../vehicle/mappers.js';
 import { CHARGE_LIMIT_RANGE } from '../settings.js';
@@ -28,6 +29,7 @@ export interface SetupAdapterDeps {
   timing: { readonly refreshNowDebounceMs: number };
   webhooks: Pick<WebhookHub, 'beforeDisconnect' | 'describe'>;
   commands: Pick<CommandGate, 'setChargeLimit'>;
+  billing: Billing;
   /** Saves the car's accessory (its last values) in Homebridge's cache. */
   persist: (v: VehicleAccessory) => void;
 }
@@ -155,6 +157,48 @@ export class SetupAdapter implements SetupHost {
     v.chargeLimitSet(percent);
     this.deps.persist(v);
     return { name: v.name };
+  }
+
+  /**
+   * A one-off read of the car's position for the owner who asked: counted in the month like any read, and
+   * neither applied to the car's state nor kept (only At Home's verdict ever is).
+   */
+  async carPosition(vehicleId: string): Promise<CarPosition> {
+    const v = this.deps.fleet.get(vehicleId);
+    if (!v) {
+      throw new Error('This vehicle is not connected');
+    }
+    if (!v.context.info.permissions.includes('read_location')) {
+      throw new Error(`${v.name} did not grant read_location: connect it again and allow its location, then try again`);
+    }
+    if (!v.budget.canSpend(1, 'poll')) {
+      throw new Error(`${v.name} has used this month's requests (${v.budget.limit}): its position can be read when the month renews`);
+    }
+    if (this.backend.reauthorizeReason(v.userId) !== undefined) {
+      throw new Error(`Smartcar needs ${v.name} to be connected again first`);
+    }
+    let result: ReadResult;
+    try {
+      result = await this.backend.read(v.userId, v.id, ['location']);
+    } catch (err) {
+      const problem = mapSmartcarError(err, { operation: `Reading ${v.name}'s position` });
+      // Smartcar bills a request the car answered with an error, not one refused before it (as for any read).
+      const billed = this.deps.billing.readCost(['location'], problem);
+      if (billed > 0) {
+        v.countRequests(billed);
+        this.deps.persist(v);
+      }
+      throw problem;
+    }
+    v.countRequests(result.requests);
+    this.deps.persist(v);
+    const where = result.whereabouts;
+    if (where?.latitude === undefined || where.longitude === undefined) {
+      const why = result.failures.location?.message ?? 'Smartcar sent no position';
+      throw new Error(`${v.name} did not say where it is (${why}): try again when the car is awake and has coverage`);
+    }
+    const recordedAt = result.signalAt?.location ?? result.values.dataAt;
+    return { name: v.name, latitude: where.latitude, longitude: where.longitude, ...(recordedAt !== undefined ? { recordedAt } : {}) };
   }
 
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer> {

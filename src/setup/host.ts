@@ -99,4 +99,17 @@ export interface SetupHost {
    * reason in the owner's words (not connected, no permission, out of range, the car's refusal).
    */
   setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }>;
+  /**
+   * Where the car is now, read once (one billed request) for the owner to take as the home point: handed
+   * back and kept nowhere, never logged. Rejects in the owner's words (no read_location, budget, no answer).
+   */
+  carPosition(vehicleId: string): Promise<CarPosition>;
+}
+
+export interface CarPosition {
+  name: string;
+  latitude: number;
+  longitude: number;
+  /** Epoch ms the car recorded it, when Smartcar says (a stored copy may be hours old). */
+  recordedAt?: number;
 }

@@ -28,6 +28,7 @@ export async function createBackend(ctx: BackendContext): Promise<SmartcarBacken
       clientSecret: config.clientSecret,
       redirectUri: config.redirectUri,
       mode: config.mode,
+      askLocation: config.services.atHome,
       unitSystem: config.unitSystem,
       timeoutMs,
       signal: ctx.signal,
@@ -42,6 +43,7 @@ export async function createBackend(ctx: BackendContext): Promise<SmartcarBacken
     clientSecret: config.clientSecret,
     redirectUri: config.redirectUri,
     mode: config.mode,
+    askLocation: config.services.atHome,
     hosts: {
       connect: origin('SMARTCAR_CONNECT_ORIGIN', SMARTCAR_HOSTS.connect),
       iam: origin('SMARTCAR_IAM_ORIGIN', SMARTCAR_HOSTS.iam),

@@ -716,6 +716,11 @@ export class VehicleAccessory {
     if (this.deps.config.services.charging && granted.includes('read_battery') && granted.includes('read_charge') && !granted.includes('control_charge')) {
       out.push('Grant control_charge (connect again) to start and stop charging from HomeKit');
     }
+    const { homeLatitude, homeLongitude } = this.deps.config;
+    if (this.deps.config.services.atHome && homeLatitude !== undefined && homeLongitude !== undefined && !granted.includes('read_location')) {
+      // Connect asked for the location only from this version on: cars connected before never granted it.
+      out.push('Grant read_location (connect again) so At Home can tell whether the car is home');
+    }
     if (!granted.includes('read_vin')) {
       out.push('Grant read_vin to show the VIN as serial number');
     }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-import type { ConnectedVehicle, SetupHost, UserStatusView, VehicleStatusView } from '../../src/setup/host.js';
+import type { CarPosition, ConnectedVehicle, SetupHost, UserStatusView, VehicleStatusView } from '../../src/setup/host.js';
 import type { ConnectApproval } from '../../src/smartcar/types.js';
 
 export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../test-artifacts/screenshots');
@@ -124,6 +124,10 @@ export class SdkHost implements SetupHost {
 
   refreshNow(): Promise<void> {
     return Promise.resolve();
+  }
+
+  carPosition(): Promise<CarPosition> {
+    return Promise.reject(new Error('The SDK test host does not read positions'));
   }
 
   setChargeLimit(): Promise<{ name: string }> {

@@ -7,8 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import type { PlatformAccessory } from 'homebridge';
 
 import type { SmartcarEmulator } from '../emulator/index.js';
-import { accessoryNamed, hap, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
-import { startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+import { accessoryNamed, hap, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
+import { pluginConfig, pluginConfigV3, startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
+import { freePort } from '../helpers/free-port.js';
+import { connectThroughSetupPage } from '../helpers/setup-page.js';
 
 const { Service, Characteristic } = hap;
 const HOME = { latitude: 52.2385, longitude: 0.1546 };
@@ -117,3 +119,82 @@ for (const api of ['v3', 'v2'] as const) {
     }
   });
 }
+
+// Connect is where the permission comes from: a car connected through the setup page can only have At
+// Home if Connect asked for its location, and Connect must not ask for it once At Home is switched off.
+for (const api of ['v3', 'v2'] as const) {
+  describe(`At Home needs Connect to ask for the location (API ${api})`, () => {
+    let emu: SmartcarEmulator;
+    let world: StartedPlatform | undefined;
+    let port: number;
+    const redirectUri = () => `http://localhost:${port}/callback`;
+
+    before(async () => {
+      // Smartcar sends the browser back to the setup page's own callback: a port of its own, registered.
+      port = await freePort();
+      emu = await startEmulator({ redirectUris: [redirectUri()] });
+    });
+
+    after(async () => {
+      await world?.shutdown();
+      await emu?.close();
+    });
+
+    const startFresh = async (config: Record<string, unknown>) => {
+      await world?.shutdown();
+      const own = { setupPort: port, redirectUri: redirectUri(), ...config };
+      world = await startPlatform(api === 'v3' ? pluginConfigV3(own) : pluginConfig(own));
+      return /Setup page: (http:\/\/\S+)/.exec(world.logs.text())![1]!.replace('://localhost:', '://127.0.0.1:').replace(/\/$/, '');
+    };
+
+    it('At Home on: Connect asks for read_location, and a car connected on the setup page shows "Model 3 At Home"', async () => {
+      const email = `${api}-on@example.com`;
+      const userId = emu.addUser({ email, password: 'pw' }).id;
+      emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, location: HOME });
+      emu.autoApprove = { email };
+      const setupUrl = await startFresh({ homeLatitude: HOME.latitude, homeLongitude: HOME.longitude });
+      assert.ok(new URL(world!.platform.authUrl('s')).searchParams.get('scope')!.split(' ').includes('read_location'));
+      assert.match(await connectThroughSetupPage(setupUrl), /connected=1/);
+      const car = await waitFor('the car', () => world!.platform.status().flatMap((u) => u.vehicles).find((v) => v.name === 'Model 3'), 15_000);
+      assert.ok(car.permissions.includes('read_location'), `granted: ${car.permissions.join(', ')}`);
+      await waitFor('the At Home sensor, detecting the car at home', async () => {
+        const acc = accessoryNamed(world!.api, 'Model 3');
+        return sensor(acc) !== undefined && (await occupancy(acc)) === 1;
+      }, 15_000);
+    });
+
+    it('At Home off: Connect does not ask for the location', async () => {
+      await startFresh({ services: { atHome: false } });
+      assert.ok(!new URL(world!.platform.authUrl('s')).searchParams.get('scope')!.split(' ').includes('read_location'));
+    });
+  });
+}
+
+describe('At Home for a car connected before Connect asked for the location', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+
+  after(async () => {
+    await world?.shutdown();
+    await emu?.close();
+  });
+
+  it('with a home point, the page names the permission to grant; without one it says nothing', async () => {
+    emu = await startEmulator();
+    const userId = emu.addUser({ email: 'before@example.com', password: 'pw' }).id;
+    const carId = emu.addVehicle(userId, { powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, location: HOME }).id;
+    const scope = ['read_vehicle_info', 'read_vin', 'read_security', 'control_security', 'read_battery', 'read_charge', 'control_charge'];
+    const problems = () => world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)?.problems ?? [];
+    world = await startConnected(emu, userId, { scope });
+    await waitFor('the car', () => world.platform.status().flatMap((u) => u.vehicles).length === 1);
+    assert.ok(!problems().some((p) => p.includes('read_location')), problems().join('\n'));
+    await world.shutdown();
+    world = await startConnected(emu, userId, { scope, config: { homeLatitude: HOME.latitude, homeLongitude: HOME.longitude } });
+    await waitFor('the car', () => world.platform.status().flatMap((u) => u.vehicles).length === 1);
+    assert.ok(problems().includes('Grant read_location (connect again) so At Home can tell whether the car is home'), problems().join('\n'));
+    assert.equal(sensor(accessoryNamed(world.api, 'Model 3')), undefined);
+    const from = emu.requests.length;
+    await assert.rejects(world.platform.carPosition(carId), /Model 3 did not grant read_location: connect it again/);
+    assert.equal(emu.requests.slice(from).filter((r) => r.vehicleId === carId).length, 0, '"Use its position as home" sends nothing without the permission');
+  });
+});

@@ -127,6 +127,7 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     assert.equal(typeof m3.lastRefreshAt, 'number');
     assert.equal(typeof m3.requestsUsed, 'number');
     assert.ok((m3.permissions as string[]).includes('read_battery'));
+    assert.equal(r.data.uiVersion, '5.10.0', 'the Homebridge UI version the page decides "Use its position as home" by');
   });
 
   it('/refresh, /connect-url and /disconnect reach the plugin', async () => {
@@ -211,6 +212,37 @@ describe('The custom UI server (homebridge-ui/server.js) over IPC, against a run
     assert.equal(refused.success, false);
     assert.match(refused.data.message ?? '', /The charge limit was not changed: .*(CHARGE_FAULT|charging system)/i);
     assert.equal(emu.vehicle(carId).charge!.limit, 0.75, 'unchanged');
+  });
+
+  it('/home-from-car: the car\'s position now, for the settings form only (one request, never in a log)', async () => {
+    emu.updateVehicle(carId, { location: { latitude: 48.137154321, longitude: 11.575382 } });
+    const used = world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)!.requestsUsed!;
+    const billed = emu.billedCount(carId);
+    const r = await ui.request('/home-from-car', { vehicleId: carId });
+    assert.equal(r.success, true, JSON.stringify(r.data));
+    assert.equal(r.data.name, 'Model 3');
+    assert.equal(r.data.latitude, 48.13715, 'about a metre, no finer');
+    assert.equal(r.data.longitude, 11.57538);
+    assert.equal(emu.billedCount(carId) - billed, 1, 'one billed request');
+    assert.equal(world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)!.requestsUsed, used + 1, 'counted in the month');
+    for (const text of [world.logs.text(), ui.output]) {
+      assert.ok(!/48\.13|11\.57/.test(text), 'the position is in no log');
+    }
+    const view = world.platform.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === carId)!;
+    assert.ok(!JSON.stringify(view).includes('48.13'), 'nor in what the pages show');
+    for (const [what, body, message] of [
+      ['no car', {}, /not a vehicle id/],
+      ['an extra field', { vehicleId: carId, latitude: 1 }, /field this plugin does not know/],
+      ['an unknown car', { vehicleId: '00000000-0000-4000-8000-000000000000' }, /not connected any more/],
+    ] as const) {
+      const refused = await ui.request('/home-from-car', body);
+      assert.equal(refused.success, false, what);
+      assert.match(refused.data.message ?? '', message, what);
+    }
+    emu.inject({ target: 'read', vehicleId: carId }, { error: { type: 'VEHICLE_STATE', code: 'ASLEEP', status: 409, description: 'The vehicle is asleep.' } });
+    const asleep = await ui.request('/home-from-car', { vehicleId: carId });
+    assert.equal(asleep.success, false);
+    assert.match(asleep.data.message ?? '', /The home point was not filled in: .*asleep/i);
   });
 
   it('/complete: the relay\'s answer finishes Connect once, with the setup page\'s state; anything else is refused and stores nothing', async () => {

@@ -47,7 +47,7 @@ describe('tokens against the emulator', () => {
     const storage = await tempStorage();
     const issued = emu.issueTokens(userId);
     await seedTokens(storage, userId, issued);
-    const client = new SmartcarClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, mode: 'live', unitSystem: 'metric', timeoutMs: 10_000 });
+    const client = new SmartcarClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: REDIRECT_URI, mode: 'live', unitSystem: 'metric', timeoutMs: 10_000, askLocation: false });
     const manager = new TokenManager({ store: new TokenFileStore(storage), refresh: (rt) => client.refreshTokens(rt), refreshMarginMs: 0 });
     await manager.load(() => assert.fail('token file unreadable'));
     emu.expireAccessTokens(userId);

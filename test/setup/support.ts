@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 
 import type { Logging } from 'homebridge';
 
-import type { ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
+import type { CarPosition, ConnectResult, RefreshNowAnswer, SetupHost, UserStatusView } from '../../src/setup/host.js';
 import type { ConnectApproval } from '../../src/smartcar/types.js';
 import { SetupServer } from '../../src/setup/server.js';
 
@@ -56,6 +56,11 @@ export class FakeHost implements SetupHost {
     }
     v.chargeLimit = percent;
     return Promise.resolve({ name: v.name });
+  }
+
+  carPosition(): Promise<CarPosition> {
+    // The web layer never asks for it (only the Homebridge UI's endpoint does, tested against the platform).
+    return Promise.reject(new Error('The fake host has no car to locate'));
   }
 
   refreshNow(vehicleId?: string): Promise<RefreshNowAnswer | void> {

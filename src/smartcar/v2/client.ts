@@ -4,7 +4,7 @@
 import smartcar from 'smartcar';
 
 import { KM_PER_MILE } from '../../settings.js';
-import { CONNECT_SCOPES } from '../connect.js';
+import { connectScopes } from '../connect.js';
 import { mapSmartcarError, NotCapableError, TransientError, type MapContext } from '../errors.js';
 import type { ReadResult, Signal, TokenSet, VehicleInfo } from '../types.js';
 import { validPosition } from '../position.js';
@@ -17,6 +17,8 @@ export interface SmartcarClientOptions {
   mode: 'live' | 'simulated' | 'test';
   unitSystem: 'metric' | 'imperial';
   timeoutMs: number;
+  /** Connect asks for the car's location (At Home is on). */
+  askLocation: boolean;
   /** Aborted on Homebridge shutdown: pending calls reject at once. */
   signal?: AbortSignal;
 }
@@ -43,7 +45,7 @@ export class SmartcarClient {
   }
 
   authUrl(state: string): string {
-    return this.auth.getAuthUrl(CONNECT_SCOPES, { state });
+    return this.auth.getAuthUrl(connectScopes({ location: this.options.askLocation }), { state });
   }
 
   async exchangeCode(code: string): Promise<TokenSet> {

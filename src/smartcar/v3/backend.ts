@@ -1,7 +1,7 @@
 // The v3 backend (smartcar-v3.md §3.6): one application token for every user, the user chosen per
 // request with `sc-user-id`, the application's connections as the list of users and vehicles, signals
 // as the data and `/commands/...` to lock. Plain HTTP (v3/http.ts): the SDK has no v3.
-import { CONNECT_SCOPES } from '../connect.js';
+import { connectScopes } from '../connect.js';
 import { ConfigurationError, ReauthorizeError, TransientError, type MapContext, type SmartcarProblem } from '../errors.js';
 import type { BackendEvents, ConnectApproval, DiscoveredVehicle, Discovery, ReadResult, Signal, SmartcarBackend, VehicleInfo } from '../types.js';
 import { AppToken } from './app-token.js';
@@ -23,6 +23,8 @@ export interface V3BackendOptions extends HttpBounds {
   clientSecret: string;
   redirectUri: string;
   mode: 'live' | 'simulated' | 'test';
+  /** Connect asks for the car's location (At Home is on). */
+  askLocation: boolean;
   hosts: V3Hosts;
   /** Commands may hold the connection up to ~175 s and then stream a 202 (§3.4): never cut them shorter. */
   commandTimeoutMs: number;
@@ -110,7 +112,7 @@ export class V3Backend implements SmartcarBackend {
     // v3 Connect wants the Application ID here, not the client_… API client id (§2.4).
     url.searchParams.set('client_id', this.options.applicationId);
     url.searchParams.set('redirect_uri', this.options.redirectUri);
-    url.searchParams.set('scope', CONNECT_SCOPES.join(' '));
+    url.searchParams.set('scope', connectScopes({ location: this.options.askLocation }).join(' '));
     url.searchParams.set('mode', this.options.mode === 'live' ? 'live' : 'simulated');
     url.searchParams.set('state', state);
     return url.toString();
