@@ -33,11 +33,34 @@ interface Truth {
   state: 'CHARGING' | 'FULLY_CHARGED' | 'NOT_CHARGING';
 }
 
-/** One change of the car: its plug and charge state, its lock, or its battery level (whole percent). */
+/** One change of the car: its plug and charge state, its lock, its battery level (whole percent), or whether it is at home. */
 export type LifeEvent =
   | ({ kind: 'charge' } & Truth)
   | { kind: 'lock'; at: number; locked: boolean }
-  | { kind: 'level'; at: number; percent: number };
+  | { kind: 'level'; at: number; percent: number }
+  | { kind: 'place'; at: number; home: boolean };
+
+/** The home point of the At Home runs, and a place about 4 km off where the car is when it is away. */
+export const HOME = { latitude: 52.2385, longitude: 0.1546 };
+const AWAY = { latitude: 52.2053, longitude: 0.1218 };
+
+/**
+ * The same life with where the car is: it leaves home two minutes after it is unplugged and arrives five
+ * minutes before it is plugged in again (the script charges at home only), so arrivals are the evening
+ * commutes, Saturday trips and the end of the week away.
+ */
+export function withWhereabouts(life: LifeEvent[]): LifeEvent[] {
+  const places: LifeEvent[] = life.flatMap((e): LifeEvent[] => {
+    if (e.kind !== 'charge') {
+      return [];
+    }
+    if (!e.pluggedIn) {
+      return [{ kind: 'place', at: e.at + 2 * MIN, home: false }];
+    }
+    return e.state === 'CHARGING' ? [{ kind: 'place', at: e.at - 5 * MIN, home: true }] : [];
+  });
+  return [...life, ...places].sort((a, b) => a.at - b.at);
+}
 
 /** Deterministic: commutes on weekdays, evening charging, weekend trips, a week away in March. */
 export function scriptedLife(seed = 7): Truth[] {
@@ -186,6 +209,9 @@ export interface MonthResult {
   charging: Stats;
   lock: Stats;
   level: Stats;
+  /** With a home point (config homeLatitude/homeLongitude): the At Home sensor's staleness on arriving, and on leaving. */
+  arrivals?: Stats;
+  departures?: Stats;
   /** Time between two reads that included the lock, and the level (from March's request log). */
   lockReads: Intervals;
   levelReads: Intervals;
@@ -228,6 +254,8 @@ const measuring = (at: number): boolean => at >= MONTH && at < MONTH_END;
  */
 class Toggle<T> {
   readonly latencies: number[] = [];
+  /** The same staleness per value taken (e.g. arrivals alone: at home = true). */
+  readonly byValue = new Map<T, number[]>();
   private seg: { since: number; value: T; done: boolean } | undefined;
 
   constructor(private readonly shown: () => T, private readonly trace?: string) {}
@@ -240,7 +268,7 @@ class Toggle<T> {
       if (this.trace && process.env.BENCH_TRACE) {
         console.log(`missed ${this.trace} ${String(this.seg.value)}: ${new Date(this.seg.since).toISOString()} superseded ${Math.round((at - this.seg.since) / MIN)} min later`);
       }
-      this.latencies.push(at - this.seg.since);
+      this.note(this.seg.value, at - this.seg.since);
     }
     this.seg = { since: at, value, done: false };
   }
@@ -252,9 +280,14 @@ class Toggle<T> {
         if (this.trace && process.env.BENCH_TRACE && now - this.seg.since > 80 * MIN) {
           console.log(`late ${this.trace} ${String(this.seg.value)}: ${new Date(this.seg.since).toISOString()} seen ${Math.round((now - this.seg.since) / MIN)} min later`);
         }
-        this.latencies.push(now - this.seg.since);
+        this.note(this.seg.value, now - this.seg.since);
       }
     }
+  }
+
+  private note(value: T, ms: number): void {
+    this.latencies.push(ms);
+    this.byValue.set(value, [...(this.byValue.get(value) ?? []), ms]);
   }
 }
 
@@ -321,11 +354,14 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
     emu.addWebhook({ name: 'Homebridge', callbackUri: webhookUrl });
     webhookConfig = { webhookUrl, managementToken, webhookPort: port, webhookBind: '127.0.0.1' };
   }
-  const life = lifeKind === 'full' ? scriptedCarLife(seed) : scriptedLife(seed).map((t): LifeEvent => ({ kind: 'charge', ...t }));
+  const plain = lifeKind === 'full' ? scriptedCarLife(seed) : scriptedLife(seed).map((t): LifeEvent => ({ kind: 'charge', ...t }));
+  // Only runs with a home point move the car about: the others keep the figures of earlier runs.
+  const home = typeof config.homeLatitude === 'number';
+  const life = home ? withWhereabouts(plain) : plain;
   emu.clock.set(WARMUP);
   const userId = emu.addUser({ email: 'owner@example.com', password: 'pw' }).id;
   const carId = emu.addVehicle(userId, {
-    powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true,
+    powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, locked: true, location: HOME,
     battery: { percentRemaining: CHARGE_LIMIT / 100, rangeKm: 400, capacityKwh: 75 }, charge: { isPluggedIn: true, state: 'FULLY_CHARGED', limit: CHARGE_LIMIT / 100 },
   }).id;
   const time = new VirtualTime(emu);
@@ -345,7 +381,8 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
     const charging = new Toggle(() => pushed(car, Service.Battery, Characteristic.ChargingState) as number);
     const lock = new Toggle(() => pushed(car, Service.LockMechanism, Characteristic.LockCurrentState) === Characteristic.LockCurrentState.SECURED, 'lock');
     const level = new Level(() => pushed(car, Service.Battery, Characteristic.BatteryLevel));
-    const trackers = [plugged, charging, lock, level];
+    const atHome = new Toggle(() => pushed(car, Service.OccupancySensor, Characteristic.OccupancyDetected) === Characteristic.OccupancyDetected.OCCUPANCY_DETECTED, 'at home');
+    const trackers = home ? [plugged, charging, lock, level, atHome] : [plugged, charging, lock, level];
     const chargingOf = (t: Truth): number => (t.state === 'CHARGING' ? Characteristic.ChargingState.CHARGING : Characteristic.ChargingState.NOT_CHARGING);
     let i = 0;
     let changes = 0;
@@ -365,9 +402,12 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
         } else if (ev.kind === 'lock') {
           emu.updateVehicle(carId, { locked: ev.locked });
           lock.change(ev.at, ev.locked);
-        } else {
+        } else if (ev.kind === 'level') {
           emu.updateVehicle(carId, { battery: { percentRemaining: ev.percent / 100, rangeKm: 4.5 * ev.percent, capacityKwh: 75 } });
           level.change(ev.at, ev.percent);
+        } else {
+          emu.updateVehicle(carId, { location: ev.home ? HOME : AWAY });
+          atHome.change(ev.at, ev.home);
         }
         if (webhooks) {
           // The delivery is real HTTP in real time while the month's clock stands still: its staleness is
@@ -405,6 +445,7 @@ export async function simulateMonth(label: string, api: Api, config: Record<stri
       charging: stats(charging.latencies),
       lock: stats(lock.latencies),
       level: stats(level.latencies),
+      ...(home ? { arrivals: stats(atHome.byValue.get(true) ?? []), departures: stats(atHome.byValue.get(false) ?? []) } : {}),
       lockReads: intervals(lockTimes),
       levelReads: intervals(levelTimes),
     };

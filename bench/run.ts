@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 
 import { measureHap, pluginRssMib, printHap, PLUGIN_RSS_TARGET_MIB } from './hap.js';
-import { FULL_READ_COST, sameSpendMinutes, simulateMonth, type Api, type LifeKind, type MonthResult, type Stats } from './month.js';
+import { FULL_READ_COST, HOME, sameSpendMinutes, simulateMonth, type Api, type LifeKind, type MonthResult, type Stats } from './month.js';
 
 const BUDGET = 500;
 const HELD_OUT_SEEDS = [19, 23, 29, 31, 37, 41, 43, 47];
@@ -106,6 +106,23 @@ async function month(): Promise<void> {
   const bounded = [hooked.plugged, hooked.charging, hooked.lock, hooked.level].every((x) => x.p95 <= 1);
   console.log(`webhooks: every value's staleness bounded by delivery, not by the budget (p95 ≤ 1 min): ${ok(bounded)}; billed ${hooked.billed} vs polling's ${c.v3.billed}: ${ok(hooked.billed < c.v3.billed)}`);
   console.log(`webhooks with losses: billed ${lossy.billed}; plug mean ${f0(lossy.plugged.mean)} vs polling's ${f0(c.v3.plugged.mean)} min, level mean ${f0(lossy.level.mean)} vs ${f0(c.v3.level.mean)} min`);
+
+  // At Home with a home point: v2 reads /location with every full read (one request more each), v3 has
+  // the position in the same signals read. The car now also leaves and comes home with its commutes.
+  const homePoint = { homeLatitude: HOME.latitude, homeLongitude: HOME.longitude };
+  const v2Home = await simulateMonth('v2 adaptive, At Home on', 'v2', homePoint, BUDGET);
+  const v3Home = await simulateMonth('v3 adaptive, At Home on', 'v3', homePoint, BUDGET);
+  const v3HomeHooked = await simulateMonth('v3 webhooks, At Home on', 'v3', homePoint, BUDGET, 7, 'full', { dropEvery: 0 });
+  console.log('\nThe same month with a home point (At Home on; the car leaves 2 min after it is unplugged and arrives 5 min before it is');
+  console.log('plugged in): what At Home costs, and how late an arrival shows. The other services cost nothing more on either API');
+  console.log('(Closed Up and the 12 V battery come with the lock and level reads, the charging switch reads /charge, the range with the level):');
+  table(['policy', 'billed', 'reads', 'arriving mean/p95', 'leaving mean/p95', 'plug mean/p95', 'lock mean/p95', 'level mean/p95', 'lock read every mean/max (h)', '430s'],
+    [v2Home, c.v2, v3Home, c.v3, v3HomeHooked].map((r) => [
+      r.label, String(r.billed), String(r.reads), r.arrivals ? pair(r.arrivals) : '—', r.departures ? pair(r.departures) : '—', pair(r.plugged), pair(r.lock), pair(r.level),
+      `${h1(r.lockReads.mean)} / ${h1(r.lockReads.max)}`, String(r.refusedForBilling),
+    ]));
+  console.log(`At Home within the budget: ${ok([v2Home, v3Home, v3HomeHooked].every((r) => r.billed <= BUDGET && r.refusedForBilling === 0))}; `
+    + `v3 reads the same with it as without (${v3Home.reads} vs ${c.v3.reads}): ${ok(Math.abs(v3Home.reads - c.v3.reads) <= 2)}; v2 pays it in fewer full reads (lock read every ${h1(v2Home.lockReads.mean)} h vs ${h1(c.v2.lockReads.mean)} h)`);
 
   // The life earlier runs measured: only the plug and charge change, so nothing else moves the car's
   // data time (sc-data-age / oemUpdatedAt), which the policy takes as the time of a change it learns from.

@@ -221,7 +221,10 @@ export class Refresher {
       return [];
     }
     const charging = v.charging;
-    const focus = all.filter((s) => s === 'charge' || (charging && s === 'battery'));
+    // Unplugged, the car is out or about to come home: At Home's position rides along, so an arrival shows
+    // as soon as the plug-in it comes before (plugged in, the car is where it charges and stays).
+    const away = v.context.snapshot?.pluggedIn !== true;
+    const focus = all.filter((s) => s === 'charge' || (charging && s === 'battery') || (away && s === 'location'));
     // Where one read of everything costs no more (v3 signals), reading less buys nothing.
     return this.deps.billing.readCost(focus) < this.deps.billing.readCost(all) ? focus : [];
   }

@@ -10,6 +10,7 @@ import type { SmartcarEmulator } from '../emulator/index.js';
 import { accessoryNamed, hap, startPlatform, waitFor, type StartedPlatform } from '../helpers/homebridge-api.js';
 import { pluginConfig, pluginConfigV3, startConnected, startEmulator, startWithTokens } from '../helpers/plugin-world.js';
 import { freePort } from '../helpers/free-port.js';
+import { VirtualTime } from '../helpers/virtual-time.js';
 import { connectThroughSetupPage } from '../helpers/setup-page.js';
 
 const { Service, Characteristic } = hap;
@@ -196,5 +197,65 @@ describe('At Home for a car connected before Connect asked for the location', ()
     const from = emu.requests.length;
     await assert.rejects(world.platform.carPosition(carId), /Model 3 did not grant read_location: connect it again/);
     assert.equal(emu.requests.slice(from).filter((r) => r.vehicleId === carId).length, 0, '"Use its position as home" sends nothing without the permission');
+  });
+});
+
+// v2 bills the position as a request of its own, and most v2 reads between full ones are charge-only.
+// While the car is unplugged (out, or about to come home) those reads carry the position too, so an
+// arrival shows with the next of them instead of waiting for a full read; plugged in, they leave it out.
+describe('At Home on API v2 between full reads', () => {
+  let emu: SmartcarEmulator;
+  let world: StartedPlatform & { storage: string };
+  let time: VirtualTime;
+  let uninstall: () => void;
+
+  after(async () => {
+    await world?.shutdown();
+    uninstall?.();
+    await emu?.close();
+  });
+
+  it('unplugged, the charge-only reads bring the position: the car coming home shows before the next full read', async () => {
+    emu = await startEmulator();
+    const userId = emu.addUser({ email: 'v2-arrive@example.com', password: 'pw' }).id;
+    const carId = emu.addVehicle(userId, {
+      powertrain: 'BEV', make: 'TESLA', model: 'Model 3', year: 2022, location: AWAY,
+      battery: { percentRemaining: 0.6, rangeKm: 300, capacityKwh: 75 }, charge: { isPluggedIn: false, state: 'NOT_CHARGING', limit: 0.9 },
+    }).id;
+    const start = Date.UTC(2026, 4, 4, 6);
+    emu.clock.set(start);
+    time = new VirtualTime(emu);
+    uninstall = time.install();
+    world = await startWithTokens(emu, userId, { config: { homeLatitude: HOME.latitude, homeLongitude: HOME.longitude } });
+    const car = accessoryNamed(world.api, 'Model 3');
+    // Two days away and unplugged: the policy reads between full reads.
+    await time.runUntil(start + 2 * 24 * 3600_000);
+    assert.equal(await occupancy(car), 0, 'away');
+    const batches = () => emu.requests.filter((r) => r.vehicleId === carId && r.path.endsWith('/batch') && r.status === 200);
+    const fullCost = 4; // lock, battery, charge and location
+    assert.ok(batches().some((r) => r.billed < fullCost), `some reads are charge-only: ${batches().map((r) => r.billed).join(',')}`);
+    assert.ok(batches().filter((r) => r.billed < fullCost).every((r) => r.billed === 2), 'each of them reads the charge and the position');
+    const from = emu.requests.length;
+    emu.updateVehicle(carId, { location: HOME });
+    let seenAt: number | undefined;
+    await time.runUntil(time.now() + 24 * 3600_000, async () => {
+      if (seenAt === undefined && (await occupancy(car)) === 1) {
+        seenAt = time.now();
+      }
+    });
+    assert.ok(seenAt !== undefined, 'At Home shows the car home');
+    const reads = emu.requests.slice(from).filter((r) => r.vehicleId === carId && r.path.endsWith('/batch') && r.status === 200 && r.receivedAt <= seenAt!);
+    assert.ok(reads.length > 0);
+    assert.equal(reads.at(-1)!.billed, 2, `a charge-only read brought it (${reads.map((r) => r.billed).join(',')})`);
+    // Plugged in, the car stays where it charges: those reads leave the position out again.
+    // (Fully charged, so no level either: a charge-only read is the charge alone.)
+    emu.updateVehicle(carId, { charge: { isPluggedIn: true, state: 'FULLY_CHARGED', limit: 0.9 } });
+    const plugged = emu.requests.length;
+    await time.runUntil(time.now() + 24 * 3600_000);
+    // The first read after the plug-in may still be one planned while unplugged.
+    const after = emu.requests.slice(plugged).filter((r) => r.vehicleId === carId && r.path.endsWith('/batch') && r.status === 200).slice(1);
+    const chargeOnly = after.filter((r) => r.billed < fullCost);
+    assert.ok(chargeOnly.length > 0, `charge-only reads while plugged in: ${after.map((r) => r.billed).join(',')}`);
+    assert.ok(chargeOnly.every((r) => r.billed === 1), `the charge alone, no position: ${after.map((r) => r.billed).join(',')}`);
   });
 });
