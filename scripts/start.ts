@@ -62,6 +62,9 @@ const emulator = await SmartcarEmulator.start({
   managementToken,
 });
 const fleet = defaultFleet(emulator);
+// At Home: the Model 3 and the RAV4 are parked at home (the demo's home point), the F-150 is out, 4 km off.
+const home = { ...fleet.bev.location };
+emulator.updateVehicle(fleet.ice.id, { location: { latitude: home.latitude + 0.036, longitude: home.longitude } });
 if (apiVersion === 'v3') {
   // As an owner would make it in the Smartcar Dashboard; the plugin subscribes each car to it.
   emulator.addWebhook({ name: 'Homebridge demo', callbackUri: webhookUrl });
@@ -76,6 +79,7 @@ await writeFile(join(STORAGE, 'config.json'), JSON.stringify({
   accessories: [],
   platforms: [{
     platform: 'Smartcar', name: 'Smartcar', mode: 'simulated', setupPort, setupBind: '127.0.0.1',
+    homeLatitude: home.latitude, homeLongitude: home.longitude,
     ...(apiVersion === 'v3'
       ? { applicationId: CLIENT_ID, clientId: V3_CLIENT_ID, clientSecret: v3Secret, webhookUrl, managementToken, webhookPort, webhookBind: '127.0.0.1' }
       : { api: 'v2', clientId: CLIENT_ID, clientSecret }),
