@@ -39,6 +39,10 @@ form { margin: 0; }
 button.danger { background: var(--bad); border-color: var(--bad); }
 input[type=text], input[type=url] { width: 100%; font: inherit; padding: .6rem; border-radius: 10px;
   border: 1px solid var(--line); background: var(--bg); color: var(--fg); margin: .5rem 0; }
+input[type=number] { width: 5.5rem; font: inherit; padding: .6rem; border-radius: 10px; border: 1px solid var(--line);
+  background: var(--bg); color: var(--fg); margin: 0 .5rem; }
+.charge-limit-form { margin-top: .75rem; display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 0; }
+.charge-limit-form p { flex-basis: 100%; }
 code { overflow-wrap: anywhere; }
 details summary { cursor: pointer; color: var(--accent); }
 .budget-bar { display: block; width: 100%; height: .6rem; margin: .3rem 0 .15rem; border-radius: 4px; }

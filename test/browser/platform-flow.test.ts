@@ -103,4 +103,32 @@ function flow(api: 'v3' | 'v2'): void {
     assert.ok(!log.includes(CLIENT_SECRET) && !log.includes(V3_CLIENT_SECRET), 'the client secret reached the log');
     assert.doesNotMatch(log, /code=|access_token|refresh_token/);
   });
+
+  it('the charge limit set on the page: the car takes it, the banner and the card say so', async (t) => {
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
+    const page = await newPage();
+    await page.goto(base);
+    const form = page.locator('form.charge-limit-form').first();
+    await form.waitFor();
+    const card = page.locator('article.vehicle', { has: form });
+    const name = await card.locator('h2').innerText();
+    const vehicleId = await card.getAttribute('data-vehicle-id');
+    await form.getByLabel('Charge to (%)').fill('45');
+    await form.getByRole('button', { name: 'Set charge limit' }).click();
+    // The browser itself refuses it (min 50): nothing is sent.
+    assert.equal(page.url(), base);
+    await form.getByLabel('Charge to (%)').fill('75');
+    await form.getByRole('button', { name: 'Set charge limit' }).click();
+    await page.waitForURL((url) => url.searchParams.get('limit') === '75');
+    assert.match(await page.locator('#banner').innerText(), new RegExp(`${name} took the new charge limit: it charges to 75%`));
+    assert.match(await page.locator(`article.vehicle[data-vehicle-id="${vehicleId}"] .charge-limit`).innerText(), /^75%( \(as set here just now\))?$/);
+    assert.equal(emulator.vehicle(vehicleId!).charge!.limit, 0.75, 'the car took it');
+    const sent = emulator.requests.filter((r) => r.method === 'POST' && /\/charge\/limit$|\/commands\/charge\/set-limit$/.test(r.path));
+    assert.equal(sent.length, 1, 'one command, none for 45');
+    await screenshot(page, `platform-charge-limit-phone-${api}`);
+    await page.close();
+  });
 }
