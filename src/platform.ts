@@ -8,6 +8,7 @@ import type { API, DynamicPlatformPlugin, Logging, PlatformAccessory, PlatformCo
 import { AdminServer } from './admin/server.js';
 import { normalizeConfig, type PluginConfig } from './config.js';
 import { BudgetNotes } from './platform/budget-notes.js';
+import { ApplicationNotes } from './platform/log-once.js';
 import { Fleet } from './platform/fleet.js';
 import { VehicleLedger } from './platform/ledger.js';
 import { CommandGate } from './platform/command-gate.js';
@@ -145,10 +146,11 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
     const billing = billingFor(config.api);
     const backend = (): SmartcarBackend => this.backend!;
     const notes = new BudgetNotes(log);
+    const application = new ApplicationNotes(log);
     // Beside the token folder, not in it: that one holds secrets only, owner-only.
     const ledger = new VehicleLedger(join(api.user.storagePath(), 'smartcar-ledger'), log);
     const fleet: Fleet = new Fleet({
-      api, log, config, billing, now, signal, backend, timing, ledger,
+      api, log, config, billing, now, signal, backend, timing, ledger, application,
       changed: () => health.update(),
       schedule: {
         schedule: (v) => {
@@ -168,7 +170,7 @@ export class SmartcarPlatform implements DynamicPlatformPlugin, SetupHost {
       },
     });
     const refresher = new Refresher({
-      api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes, vouchedUntil: (v) => webhooks.vouchedUntil(v),
+      api, log, config, billing, now, signal, backend, timing, timers: clock.timers, fleet, notes, application, vouchedUntil: (v) => webhooks.vouchedUntil(v),
     });
     const webhooks = new WebhookHub({
       api, log, config, now, backend, fleet, timing, storagePath: api.user.storagePath(), replan: (id) => refresher.replan(id),

@@ -12,7 +12,7 @@ import { VehicleAccessory, type VehicleCommands, type VehicleContext } from '../
 import { describeForOwner } from '../vehicle/owner-words.js';
 import { sanitizeName } from '../vehicle/mappers.js';
 import type { VehicleLedger } from './ledger.js';
-import { LogOnce } from './log-once.js';
+import { LogOnce, type ApplicationNotes } from './log-once.js';
 
 const RETRY_MAX_MS = 30 * 60_000;
 // Categories is an ambient const enum (unusable under verbatimModuleSyntax); DOOR_LOCK is 6 in HAP 1.x and 2.x.
@@ -26,6 +26,8 @@ export interface FleetSchedule {
 }
 
 export interface FleetDeps {
+  /** Shared with the refresher: a refusal of the whole application is one line, not one per car. */
+  application: ApplicationNotes;
   api: API;
   log: Logging;
   config: PluginConfig;
@@ -236,10 +238,15 @@ export class Fleet {
       this.applyDiscovery(undefined, await this.deps.backend().discover(undefined, (id) => this.vehicles.get(id)?.context.info));
       // A later outage is news again: warned once more, not buried at debug behind the first.
       this.failures.forget('discovery');
+      this.deps.application.answered();
       return undefined;
     } catch (err) {
       const problem = mapSmartcarError(err, { operation: 'Listing the connected vehicles' });
-      this.failures.warn('discovery', `Listing the vehicles connected to the Smartcar application failed: ${describeForOwner(problem)}; cached vehicles keep their last values, and it is tried again in a minute`);
+      if (problem.appWide === true) {
+        this.deps.application.refused(describeForOwner(problem));
+      } else {
+        this.failures.warn('discovery', `Listing the vehicles connected to the Smartcar application failed: ${describeForOwner(problem)}; cached vehicles keep their last values, and it is tried again in a minute`);
+      }
       this.scheduleUnscheduled();
       const retryAfter = (problem as SmartcarProblem & { retryAfterSeconds?: number }).retryAfterSeconds;
       return problem.kind === 'rate-limited' && retryAfter !== undefined ? retryAfter * 1000 : undefined;

@@ -22,3 +22,24 @@ export class LogOnce {
     this.last.delete(key);
   }
 }
+
+/**
+ * Refusals of the whole application (SmartcarProblem.appWide), told once whoever meets them first: every
+ * car's read and every listing fail alike, and one line says it. A success anywhere makes the next one news.
+ */
+export class ApplicationNotes {
+  private readonly once: LogOnce;
+
+  constructor(log: Logging) {
+    this.once = new LogOnce(log);
+  }
+
+  /** `why`: the refusal in the owner's words (describeForOwner). */
+  refused(why: string): void {
+    this.once.warn('application', `Smartcar refused this application, so no car is read or listed until that is fixed (the plugin keeps trying): ${why}`);
+  }
+
+  answered(): void {
+    this.once.forget('application');
+  }
+}

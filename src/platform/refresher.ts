@@ -13,7 +13,7 @@ import { planNext, POLICY, type PolicyPlan } from '../vehicle/policy.js';
 import { RefreshScheduler, type RefreshOutcome, type RefreshReason, type TimerSource } from '../vehicle/scheduler.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { Fleet } from './fleet.js';
-import { LogOnce } from './log-once.js';
+import { LogOnce, type ApplicationNotes } from './log-once.js';
 
 const MINUTE_MS = 60_000;
 const DEADLINE_MARGIN_MS = 1000;
@@ -43,6 +43,8 @@ export interface RefresherDeps {
   notes: BudgetNotes;
   /** Until when webhook deliveries vouch for a car's values (platform/webhooks.ts): no poll before then. */
   vouchedUntil: (v: VehicleAccessory) => number | undefined;
+  /** Shared with the fleet's listing: a refusal of the whole application is one line, not one per car. */
+  application: ApplicationNotes;
 }
 
 export class Refresher {
@@ -272,6 +274,7 @@ export class Refresher {
         notes.exhausted(v);
       }
       this.failures.forget(vehicleId);
+      this.deps.application.answered();
       api.updatePlatformAccessories([v.accessory]);
       const limited = Object.values(result.failures).find((f) => (f as SmartcarProblem).kind === 'rate-limited') as RateLimited | undefined;
       return limited ? { kind: 'retry-after', seconds: limited.retryAfterSeconds } : { kind: 'ok' };
@@ -284,7 +287,11 @@ export class Refresher {
         return { kind: 'stop' };
       }
       const message = describeForOwner(problem);
-      this.failures.warn(v.id, `${v.name}: refresh failed: ${message}; ${nextStep(problem, 'read')}`);
+      if (problem.appWide === true) {
+        this.deps.application.refused(message);
+      } else {
+        this.failures.warn(v.id, `${v.name}: refresh failed: ${message}; ${nextStep(problem, 'read')}`);
+      }
       // Smartcar bills a request the car answered with an error, not one refused before it.
       const billed = billing.readCost(signals, problem);
       v.applyRefresh(read, { failure: message, billed, forOwner: problem.kind === 'permission' || problem.kind === 'configuration' });

@@ -8,6 +8,11 @@ export abstract class SmartcarProblem extends Error {
   abstract readonly kind: ProblemKind;
   /** Smartcar's own type and code, where its answer named them: a backend acts on a few, never on the message. */
   smartcar?: { type: string; code: string | null };
+  /**
+   * Smartcar refused the application itself (its API credentials): every car's read and every listing
+   * fails alike, so the owner is told once for the application, not once per car.
+   */
+  appWide?: boolean;
 }
 
 /**
@@ -66,6 +71,13 @@ export class RateLimitError extends SmartcarProblem {
 export class ConfigurationError extends SmartcarProblem {
   readonly kind = 'configuration';
   override readonly name = 'ConfigurationError';
+}
+
+/** The application's credentials refused: a ConfigurationError that concerns every car at once. */
+export function applicationRefused(message: string): ConfigurationError {
+  const problem = new ConfigurationError(message);
+  problem.appWide = true;
+  return problem;
 }
 
 export class TransientError extends SmartcarProblem {

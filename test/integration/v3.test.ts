@@ -230,6 +230,10 @@ describe('v3: configuration', () => {
     const world = await startPlatform(pluginConfigV3({ clientSecret: 'wrong-secret' }), { storage: await tempStorage() });
     try {
       await waitFor('the log line', () => /API Credentials tab/.test(world.logs.text('warn')), 5000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const said = world.logs.text('warn').split('\n').filter((l) => /API Credentials tab/.test(l));
+      assert.equal(said.length, 1, said.join('\n'));
+      assert.match(said[0]!, /Smartcar refused this application, so no car is read or listed until that is fixed/);
       assert.ok(!world.logs.text().includes('wrong-secret'));
     } finally {
       await world.shutdown();

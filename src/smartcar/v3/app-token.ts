@@ -2,7 +2,7 @@
 // an hour, no refresh token. Cached, renewed before it expires with one request in flight, and dropped
 // when Smartcar refuses it. The sources disagree on how the credentials travel (form body, JSON body,
 // Basic header): each is tried in turn until one is accepted, and that one is kept.
-import { ConfigurationError, TransientError, type SmartcarProblem } from '../errors.js';
+import { applicationRefused, TransientError, type SmartcarProblem } from '../errors.js';
 import { exchangeAny, problemForStatus, type HttpBounds } from './http.js';
 
 export interface AppTokenOptions extends HttpBounds {
@@ -85,7 +85,7 @@ export class AppToken {
       // OAuth-style refusal ({error: 'invalid_client' | 'invalid_request'}): the credentials, or their
       // form, were not accepted. Its description is dropped: nothing of a credentials exchange is logged.
       const error = (answer.body as { error?: unknown } | undefined)?.error;
-      throw new ConfigurationError(`${operation}: Smartcar refused the API client ID and secret (${typeof error === 'string' ? error.slice(0, 40) : `HTTP ${answer.status}`}); `
+      throw applicationRefused(`${operation}: Smartcar refused the API client ID and secret (${typeof error === 'string' ? error.slice(0, 40) : `HTTP ${answer.status}`}); `
         + 'copy clientId (client_…) and clientSecret from the API Credentials tab of the Smartcar Dashboard');
     }
     if (answer.status < 200 || answer.status >= 300) {

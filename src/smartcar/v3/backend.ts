@@ -2,7 +2,7 @@
 // request with `sc-user-id`, the application's connections as the list of users and vehicles, signals
 // as the data and `/commands/...` to lock. Plain HTTP (v3/http.ts): the SDK has no v3.
 import { connectScopes } from '../connect.js';
-import { ConfigurationError, ReauthorizeError, TransientError, type MapContext, type SmartcarProblem } from '../errors.js';
+import { applicationRefused, ReauthorizeError, TransientError, type MapContext, type SmartcarProblem } from '../errors.js';
 import type { BackendEvents, ConnectApproval, DiscoveredVehicle, Discovery, ReadResult, Signal, SmartcarBackend, VehicleInfo } from '../types.js';
 import { AppToken } from './app-token.js';
 import { firstV3Error, problemFromV3Error } from './errors.js';
@@ -306,7 +306,7 @@ export class V3Backend implements SmartcarBackend {
         return await fn(fresh);
       } catch (again) {
         if ((again as SmartcarProblem).kind === 'unauthorized') {
-          throw new ConfigurationError(`${ctx.operation}: Smartcar refused a freshly issued application token; check clientId and clientSecret (API Credentials tab) and that the application is on API v3`);
+          throw applicationRefused(`${ctx.operation}: Smartcar refused a freshly issued application token; check clientId and clientSecret (API Credentials tab) and that the application is on API v3`);
         }
         throw again;
       }
