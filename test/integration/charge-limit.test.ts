@@ -122,7 +122,7 @@ for (const api of ['v3', 'v2'] as const) {
       await world.shutdown();
       await start(WITHOUT_CONTROL_CHARGE);
       assert.equal(view()!.chargeLimitSettable, undefined);
-      assert.doesNotMatch(await pageText(), /charge-limit-form/);
+      assert.doesNotMatch(await pageText(), /<form class="charge-limit-form"/);
       const from = emu.requests.length;
       const answer = await postLimit('80');
       assert.equal(answer.status, 400);
