@@ -14,6 +14,8 @@ const SECRET = /^[0-9a-f]{64}$/;
 const TIMEOUT_MS = 30_000;
 // Connect's answer as the relay hands it to the page, and the longest each field may be (the endpoint's bounds).
 const ANSWER_FIELDS = { state: 512, code: 512, userId: 512, error: 501, errorDescription: 501 };
+// The car actions whose refusals the endpoint words for the owner, and what the page says was not done.
+const NOT_DONE = { '/charge-limit': 'The charge limit was not changed', '/home-from-car': 'The home point was not filled in' };
 const NOT_RUNNING = 'Homebridge is not running the Smartcar plugin: start it, then reopen these settings';
 
 class SmartcarUiServer extends HomebridgePluginUiServer {
@@ -137,12 +139,9 @@ async function call({ port, secret }, method, path, body) {
     // Already in the owner's words: why Connect's answer was not taken, or what Smartcar said.
     throw new RequestError(answer.error, { status: res.status });
   }
-  if (path === '/charge-limit' && res.status !== 404 && typeof answer.error === 'string') {
-    // The range, the permission, or the car's own refusal: each in the owner's words already.
-    throw new RequestError(`The charge limit was not changed: ${answer.error}`, { status: res.status });
-  }
-  if (path === '/home-from-car' && res.status !== 404 && typeof answer.error === 'string') {
-    throw new RequestError(`The home point was not filled in: ${answer.error}`, { status: res.status });
+  if (Object.hasOwn(NOT_DONE, path) && res.status !== 404 && typeof answer.error === 'string') {
+    // The input, the permission, or the car's own refusal: each in the owner's words already.
+    throw new RequestError(`${NOT_DONE[path]}: ${answer.error}`, { status: res.status });
   }
   if (res.status === 404 && path !== '/status') {
     throw new RequestError('That car is not connected any more: the list is reloaded', { status: 404 });

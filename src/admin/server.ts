@@ -10,7 +10,7 @@ import type { Logging } from 'homebridge';
 import { CHARGE_LIMIT_RULE, parseChargeLimit } from '../setup/charge-limit.js';
 import { explainConnectError } from '../setup/connect-answer.js';
 import type { ConnectOutcome } from '../setup/finish-connect.js';
-import type { SetupHost } from '../setup/host.js';
+import type { SetupHost, VehicleStatusView } from '../setup/host.js';
 import { newSecret, removeCredentials, writeCredentials } from './credentials.js';
 
 export interface AdminServerOptions {
@@ -131,11 +131,7 @@ export class AdminServer {
       },
       '/disconnect': {
         POST: async (body) => {
-          only(body, ['vehicleId']);
-          const vehicleId = optionalVehicle(body, host);
-          if (vehicleId === undefined) {
-            throw new HttpError(400, 'vehicleId is required');
-          }
+          const vehicleId = requiredVehicle(body, host, []);
           const name = nameOf(host, vehicleId);
           await host.disconnect(vehicleId);
           this.options.log.info(`Disconnected ${name}`);
@@ -144,17 +140,12 @@ export class AdminServer {
       },
       '/charge-limit': {
         POST: async (body) => {
-          only(body, ['vehicleId', 'percent']);
-          const vehicleId = optionalVehicle(body, host);
-          if (vehicleId === undefined) {
-            throw new HttpError(400, 'vehicleId is required');
-          }
+          const vehicleId = requiredVehicle(body, host, ['percent']);
           const percent = parseChargeLimit(body.percent);
           if (percent === undefined) {
             throw new HttpError(400, `A charge limit is ${CHARGE_LIMIT_RULE}`);
           }
-          const view = host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId);
-          if (view?.chargeLimitSettable !== true) {
+          if (viewOf(host, vehicleId)?.chargeLimitSettable !== true) {
             throw new HttpError(409, `${nameOf(host, vehicleId)}'s charge limit cannot be set: that needs read_charge and control_charge (connect the car again and tick both)`);
           }
           const { name } = await host.setChargeLimit(vehicleId, percent);
@@ -164,12 +155,7 @@ export class AdminServer {
       // The custom UI's "Use as home": the position goes to the owner's own settings form, and nowhere else.
       '/home-from-car': {
         POST: async (body) => {
-          only(body, ['vehicleId']);
-          const vehicleId = optionalVehicle(body, host);
-          if (vehicleId === undefined) {
-            throw new HttpError(400, 'vehicleId is required');
-          }
-          const at = await host.carPosition(vehicleId);
+          const at = await host.carPosition(requiredVehicle(body, host, []));
           // About a metre: all a home radius of 25 m or more can use, and no finer trace of the car.
           return { name: at.name, latitude: round5(at.latitude), longitude: round5(at.longitude), ...(at.recordedAt !== undefined ? { recordedAt: at.recordedAt } : {}) };
         },
@@ -287,8 +273,22 @@ function optionalVehicle(body: Body, host: SetupHost): string | undefined {
   return id;
 }
 
+/** A body that names one car (and perhaps `fields` beside it): the car's id, or the 4xx that says what is wrong. */
+function requiredVehicle(body: Body, host: SetupHost, fields: string[]): string {
+  only(body, ['vehicleId', ...fields]);
+  const vehicleId = optionalVehicle(body, host);
+  if (vehicleId === undefined) {
+    throw new HttpError(400, 'vehicleId is required');
+  }
+  return vehicleId;
+}
+
+function viewOf(host: SetupHost, vehicleId: string): VehicleStatusView | undefined {
+  return host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId);
+}
+
 function nameOf(host: SetupHost, vehicleId: string): string {
-  return host.status().flatMap((u) => u.vehicles).find((v) => v.vehicleId === vehicleId)?.name ?? vehicleId;
+  return viewOf(host, vehicleId)?.name ?? vehicleId;
 }
 
 /** The relay's fields, checked again here (server.js checked them first): strings, bounded, a state, an answer. */

@@ -3,13 +3,13 @@
 import type { Logging } from 'homebridge';
 
 import type { PluginConfig } from '../config.js';
+import { CHARGE_LIMIT_RULE, parseChargeLimit } from '../setup/charge-limit.js';
 import type { CarPosition, ConnectResult, LockView, RefreshNowAnswer, SetupHost, TimelineMark, UserStatusView, VehicleStatusView } from '../setup/host.js';
 import type { Billing } from '../smartcar/billing.js';
 import { mapSmartcarError, type SmartcarProblem } from '../smartcar/errors.js';
 import type { ConnectApproval, ReadResult, SmartcarBackend } from '../smartcar/types.js';
 import type { VehicleAccessory } from '../vehicle/accessory.js';
 import { distanceText, LowBattery, lowVoltageStatus, rangeText } from '../vehicle/mappers.js';
-import { CHARGE_LIMIT_RANGE } from '../settings.js';
 import type { BudgetNotes } from './budget-notes.js';
 import type { CommandGate } from './command-gate.js';
 import type { Fleet } from './fleet.js';
@@ -113,12 +113,18 @@ export class SetupAdapter implements SetupHost {
     });
   }
 
-  async disconnect(vehicleId: string): Promise<void> {
-    const { fleet } = this.deps;
-    const v = fleet.get(vehicleId);
+  /** The car an action names, or the owner's words for one that is gone. */
+  private connected(vehicleId: string): VehicleAccessory {
+    const v = this.deps.fleet.get(vehicleId);
     if (!v) {
       throw new Error('This vehicle is not connected');
     }
+    return v;
+  }
+
+  async disconnect(vehicleId: string): Promise<void> {
+    const { fleet } = this.deps;
+    const v = this.connected(vehicleId);
     await this.deps.webhooks.beforeDisconnect(v);
     try {
       await this.backend.disconnect(v.userId, vehicleId);
@@ -143,15 +149,12 @@ export class SetupAdapter implements SetupHost {
    * limit shown is then the one set, until a read brings the car's own.
    */
   async setChargeLimit(vehicleId: string, percent: number): Promise<{ name: string }> {
-    const v = this.deps.fleet.get(vehicleId);
-    if (!v) {
-      throw new Error('This vehicle is not connected');
-    }
+    const v = this.connected(vehicleId);
     if (!v.chargeLimitSettable) {
       throw new Error(`${v.name}'s charge limit cannot be set from here: that needs read_charge and control_charge (connect the car again to grant them)`);
     }
-    if (!Number.isInteger(percent) || percent < CHARGE_LIMIT_RANGE.min || percent > CHARGE_LIMIT_RANGE.max) {
-      throw new RangeError(`A charge limit is a whole percent from ${CHARGE_LIMIT_RANGE.min} to ${CHARGE_LIMIT_RANGE.max}`);
+    if (parseChargeLimit(percent) !== percent) {
+      throw new RangeError(`A charge limit is ${CHARGE_LIMIT_RULE}`);
     }
     await this.deps.commands.setChargeLimit(v, percent);
     v.chargeLimitSet(percent);
@@ -164,14 +167,11 @@ export class SetupAdapter implements SetupHost {
    * neither applied to the car's state nor kept (only At Home's verdict ever is).
    */
   async carPosition(vehicleId: string): Promise<CarPosition> {
-    const v = this.deps.fleet.get(vehicleId);
-    if (!v) {
-      throw new Error('This vehicle is not connected');
-    }
+    const v = this.connected(vehicleId);
     if (!v.context.info.permissions.includes('read_location')) {
       throw new Error(`${v.name} did not grant read_location: connect it again and allow its location, then try again`);
     }
-    if (!v.budget.canSpend(1, 'poll')) {
+    if (!v.budget.canSpend(this.deps.billing.readCost(['location']), 'poll')) {
       throw new Error(`${v.name} has used this month's requests (${v.budget.limit}): its position can be read when the month renews`);
     }
     if (this.backend.reauthorizeReason(v.userId) !== undefined) {
